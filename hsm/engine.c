@@ -1,0 +1,1333 @@
+/*
+ * hsm/engine.c - the Kerberos enctype engine: RFC 3961 encrypt, decrypt
+ * and checksum with keys that stay on the token.
+ *
+ * One table row per enctype (etypes[] below) holds what the RFCs fix: key
+ * and confounder lengths, the integrity check, the checksum type, the HMAC
+ * mechanism.  How a given token computes each piece is the token's plan
+ * (hsm_etype_plan, chosen by probe.c from what the token showed it can
+ * do); this file runs the plans:
+ *
+ *   derivation  DK by AES_{ECB,CBC}_ENCRYPT_DATA (RFC 3961 sec. 5.1,
+ *               RFC 3962), RFC 8009 KDF by the SP800-108 counter KDF, the
+ *               RFC 4757 HMAC-MD5 derivations by the SP800-108 feedback
+ *               KDF, or per-usage objects stored at import (H(import));
+ *   cipher      AES-CTS (CS3) composed from one CBC call and a host block
+ *               reorder (decrypt: one ECB block + one CBC call), or the
+ *               token's CKM_AES_CTS with the reorder when it is CS1;
+ *               RC4 by CKM_RC4;
+ *   integrity   HMAC by C_Sign on the token; the truncation and the
+ *               constant-time comparison are on the host (a MAC is public).
+ *
+ * Cost model (DESIGN sec. 3): each PKCS#11 Init+Op pair costs ~6-9 us on
+ * SoftHSM2 and C_DeriveKey ~30 us, so per-usage keys are cached per
+ * (key, usage, role) in the token's bounded cache, and an operation uses
+ * at most 2 Init+Op pairs to encrypt and 3 to decrypt.
+ *
+ * The engine never falls back to host crypto with a long-term or derived
+ * key on its own: a plan at level H(op) runs only when policy allows it
+ * (check_plan), and otherwise the caller gets an error naming the missing
+ * mechanism.
+ *
+ * Recovery: every operation borrows a session first (which detects fork
+ * and reconnects), then checks that the key's handles belong to the
+ * token's current generation.  A persistent key is looked up again by its
+ * CKA_ID; a session key whose objects died fails with HSMSSP_ERR_KEY_GONE
+ * (or HSMSSP_ERR_FORKED in a fork child).  An operation that hits a
+ * session-loss error asks the token layer to recover and runs once more.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hsm/hsm-int.h"
+#include "hsm/krbsw.h"
+
+/* Largest message the engine accepts (bounded work per call). */
+#define HSM_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
+
+/* Cache role values beyond RFC 3961's 0x99/0xAA/0x55. */
+#define ROLE_RC4_K1 0x01   /* RFC 4757 K1 = HMAC-MD5(K, usage) */
+#define ROLE_RC4_KSIGN 0x02 /* Ksign = HMAC-MD5(K, "signaturekey\0") */
+
+typedef struct etype_info {
+    int32_t etype;
+    const char *name;
+    size_t keylen;
+    size_t conf_len;  /* confounder */
+    size_t mac_len;   /* integrity check in a ciphertext */
+    int32_t cksumtype;
+    size_t cksum_len;
+    CK_MECHANISM_TYPE hmac;
+    size_t hmac_full; /* untruncated HMAC output */
+} etype_info;
+
+/*
+ * The enctypes hsmssp supports.  Order is preference order for later
+ * negotiation.  DES and DES3 are absent on purpose (RFC 6649, RFC 8429).
+ */
+static const etype_info etypes[] = {
+    /* RFC 8009: the current enctypes, SHA-2 based; SSF 256. */
+    {HSM_ETYPE_AES256_SHA384, "aes256-cts-hmac-sha384-192", 32, 16, 24, 20,
+     24, CKM_SHA384_HMAC, 48},
+    /* RFC 8009, 128-bit variant; SSF 128. */
+    {HSM_ETYPE_AES128_SHA256, "aes128-cts-hmac-sha256-128", 16, 16, 16, 19,
+     16, CKM_SHA256_HMAC, 32},
+    /* RFC 3962: what MIT and AD use by default today; SSF 256. */
+    {HSM_ETYPE_AES256_SHA1, "aes256-cts-hmac-sha1-96", 32, 16, 12, 16, 12,
+     CKM_SHA_1_HMAC, 20},
+    /* RFC 3962, 128-bit variant; SSF 128. */
+    {HSM_ETYPE_AES128_SHA1, "aes128-cts-hmac-sha1-96", 16, 16, 12, 15, 12,
+     CKM_SHA_1_HMAC, 20},
+    /* RFC 4757 RC4-HMAC: deprecated (RFC 8429), weak (RC4 biases, unsalted
+     * MD4 key), kept for interoperability with old Windows peers only and
+     * refused by default wherever it would run on the host. */
+    {HSM_ETYPE_RC4_HMAC, "arcfour-hmac", 16, 8, 16, -138, 16, CKM_MD5_HMAC,
+     16},
+};
+
+static const etype_info *
+find_etype(int32_t etype)
+{
+    for (size_t i = 0; i < BASE_ARRAY_LEN(etypes); i++)
+        if (etypes[i].etype == etype)
+            return &etypes[i];
+    return NULL;
+}
+
+const char *
+hsm_etype_name(int32_t etype)
+{
+    const etype_info *e = find_etype(etype);
+    return e ? e->name : NULL;
+}
+
+size_t
+hsm_etype_keylen(int32_t etype)
+{
+    const etype_info *e = find_etype(etype);
+    return e ? e->keylen : 0;
+}
+
+hsmssp_err
+hsm_krb_enc_len(int32_t etype, size_t plain_len, size_t *out)
+{
+    const etype_info *e = find_etype(etype);
+
+    *out = 0;
+    if (e == NULL)
+        return BASE_ERR(HSMSSP_ERR_UNKNOWN_ENCTYPE, "enctype %d", (int)etype);
+    if (plain_len > HSM_MAX_MESSAGE)
+        return BASE_ERR(HSMSSP_ERR_INPUT_TOO_LARGE, "%zu bytes", plain_len);
+    *out = e->conf_len + plain_len + e->mac_len;
+    return HSMSSP_OK;
+}
+
+hsmssp_err
+hsm_krb_cksum_len(int32_t etype, size_t *out)
+{
+    const etype_info *e = find_etype(etype);
+
+    *out = 0;
+    if (e == NULL)
+        return BASE_ERR(HSMSSP_ERR_UNKNOWN_ENCTYPE, "enctype %d", (int)etype);
+    *out = e->cksum_len;
+    return HSMSSP_OK;
+}
+
+int32_t
+hsm_krb_cksumtype(int32_t etype)
+{
+    const etype_info *e = find_etype(etype);
+    return e ? e->cksumtype : 0;
+}
+
+/* ---- scratch memory ------------------------------------------------- */
+
+/*
+ * Each operation needs a working buffer (the zero-padded plaintext, the
+ * reordered ciphertext).  Plaintexts may carry keys (an EncAPRepPart with
+ * a subkey), so the buffer is secure memory; to avoid a locked allocation
+ * per call, each thread keeps one that grows as needed and is wiped after
+ * every use.  Buffers above SCRATCH_KEEP are allocated per call.
+ */
+#define SCRATCH_KEEP ((size_t)256 * 1024)
+
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static pthread_key_t scratch_key;
+
+static void
+scratch_free(void *p)
+{
+    base_secret_free(p);
+}
+
+static void
+scratch_init(void)
+{
+    (void)pthread_key_create(&scratch_key, scratch_free);
+}
+
+typedef struct scratch {
+    base_secret *s;
+    bool owned; /* per-call allocation, freed by scratch_done */
+    size_t used;
+} scratch;
+
+static hsmssp_err
+scratch_get(size_t n, scratch *sc)
+{
+    base_secret *s;
+    hsmssp_err ret;
+
+    memset(sc, 0, sizeof(*sc));
+    pthread_once(&scratch_once, scratch_init);
+    if (n > SCRATCH_KEEP) {
+        ret = base_secret_new(n, n, &sc->s);
+        sc->owned = true;
+        sc->used = n;
+        return ret;
+    }
+    s = pthread_getspecific(scratch_key);
+    if (s == NULL) {
+        ret = base_secret_new(0, SCRATCH_KEEP < 4096 ? SCRATCH_KEEP : 4096,
+                              &s);
+        if (ret != HSMSSP_OK)
+            return ret;
+        (void)pthread_setspecific(scratch_key, s);
+    }
+    if (s->cap < n) {
+        ret = base_secret_resize(s, n);
+        if (ret != HSMSSP_OK)
+            return ret;
+    }
+    sc->s = s;
+    sc->used = n;
+    return HSMSSP_OK;
+}
+
+static void
+scratch_done(scratch *sc)
+{
+    if (sc->s == NULL)
+        return;
+    if (sc->owned) {
+        base_secret_free(sc->s);
+    } else {
+        base_memzero(sc->s->data, sc->used);
+    }
+    memset(sc, 0, sizeof(*sc));
+}
+
+/* ---- derived keys --------------------------------------------------- */
+
+/* A derived key in use: its handle, and whether the cache holds it
+ * (pinned) or the caller must destroy it after use. */
+typedef struct dkey {
+    CK_OBJECT_HANDLE obj;
+    hsm_cache_entry *entry; /* pinned cache entry, or NULL */
+    bool temporary;         /* destroy after use */
+} dkey;
+
+static void
+dkey_release(hsm_token *tok, dkey *d)
+{
+    if (d->entry != NULL) {
+        pthread_mutex_lock(&tok->cache_lock);
+        if (d->entry->pins > 0)
+            d->entry->pins--;
+        pthread_mutex_unlock(&tok->cache_lock);
+    } else if (d->temporary) {
+        hsm_obj_destroy(tok, d->obj);
+    }
+    memset(d, 0, sizeof(*d));
+}
+
+/* Looks (serial, usage, role) up in the cache; pins and returns the entry
+ * or NULL.  Caller holds cache_lock. */
+static hsm_cache_entry *
+cache_find_unlocked(hsm_cache *c, uint64_t serial, int32_t usage,
+                    uint8_t role, uint64_t gen)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        hsm_cache_entry *e = &c->slots[i];
+        if (e->used && e->key_serial == serial && e->usage == usage &&
+            e->role == role && e->gen == gen) {
+            e->pins++;
+            e->last_use = ++c->clock;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Inserts a freshly derived object.  Picks a free slot, a stale one (an
+ * older generation: its session is gone, nothing to destroy) or the least
+ * recently used unpinned one, whose object goes to *evict_out for the
+ * caller to destroy outside the lock.  NULL when every slot is pinned.
+ * Caller holds cache_lock. */
+static hsm_cache_entry *
+cache_insert_unlocked(hsm_cache *c, uint64_t serial, int32_t usage,
+                      uint8_t role, uint64_t gen, CK_OBJECT_HANDLE obj,
+                      CK_OBJECT_HANDLE *evict_out)
+{
+    hsm_cache_entry *victim = NULL;
+
+    *evict_out = CK_INVALID_HANDLE;
+    for (size_t i = 0; i < c->cap; i++) {
+        hsm_cache_entry *e = &c->slots[i];
+        if (!e->used || e->gen != gen) {
+            if (e->used)
+                c->count--;
+            victim = e;
+            break;
+        }
+        if (e->pins == 0 &&
+            (victim == NULL || e->last_use < victim->last_use))
+            victim = e;
+    }
+    if (victim == NULL)
+        return NULL;
+    if (victim->used && victim->gen == gen) {
+        *evict_out = victim->obj;
+        c->evictions++;
+        c->count--;
+    }
+    *victim = (hsm_cache_entry){.key_serial = serial,
+                                .usage = usage,
+                                .role = role,
+                                .obj = obj,
+                                .gen = gen,
+                                .last_use = ++c->clock,
+                                .pins = 1,
+                                .used = true};
+    c->count++;
+    return victim;
+}
+
+/* The RFC 3961/8009 label of a per-usage key: usage (32 bits big-endian)
+ * followed by the role octet. */
+static void
+usage_label(int32_t usage, uint8_t role, uint8_t label[5])
+{
+    base_store_be32(label, (uint32_t)usage);
+    label[4] = role;
+}
+
+/* Derives (usage, role) on the token under the plan.  Returns the new
+ * object; the caller caches or destroys it. */
+static hsmssp_err
+derive_on_token(hsm_key *key, const etype_info *ei,
+                const hsm_etype_plan *plan, int32_t usage, uint8_t role,
+                CK_OBJECT_HANDLE *obj_out)
+{
+    static const CK_MECHANISM_TYPE ke_mechs[] = {CKM_AES_CBC, CKM_AES_ECB,
+                                                 CKM_AES_CTS};
+    hsm_token *tok = key->tok;
+    uint8_t label[5], data[32];
+    CK_MECHANISM mech;
+    CK_MECHANISM_TYPE mac_mechs[1] = {ei->hmac};
+    hsm_obj_tmpl t;
+    size_t vlen;
+    hsmssp_err ret;
+
+    memset(&t, 0, sizeof(t));
+    memset(data, 0, sizeof(data));
+    t.priv = false; /* session object: visible to this process only */
+    if (role == KRBSW_ROLE_KE) {
+        t.key_type = CKK_AES;
+        t.encrypt = t.decrypt = true;
+        t.mechs = ke_mechs;
+        t.n_mechs = BASE_ARRAY_LEN(ke_mechs);
+        vlen = krbsw_derived_len(ei->etype, role);
+    } else {
+        t.key_type = CKK_GENERIC_SECRET;
+        t.sign = true;
+        t.mechs = mac_mechs;
+        t.n_mechs = 1;
+        vlen = krbsw_derived_len(ei->etype, role);
+    }
+    usage_label(usage, role, label);
+
+    switch (plan->derive) {
+    case HSM_DERIVE_DK_ECB: {
+        /* aes128: DK = E_K(nfold(label, 128)).  For an HMAC key below the
+         * token's minimum, derive from nfold || Z instead: the second
+         * block encrypts to E_K(D_K(0)) = 0^16, so the first mac_keylen
+         * bytes are Ki || 0^4, an equivalent HMAC key. */
+        CK_KEY_DERIVATION_STRING_DATA p;
+        krbsw_nfold(label, sizeof(label), data, 16);
+        p.pData = data;
+        p.ulLen = 16;
+        if (role != KRBSW_ROLE_KE && plan->mac_keylen > vlen) {
+            memcpy(data + 16, key->z, 16);
+            p.ulLen = 32;
+            vlen = plan->mac_keylen;
+        }
+        mech = (CK_MECHANISM){CKM_AES_ECB_ENCRYPT_DATA, &p, sizeof(p)};
+        ret = hsm_obj_derive(tok, &mech, key->base, &t, vlen, obj_out);
+        break;
+    }
+    case HSM_DERIVE_DK_CBC: {
+        /* aes256: DK = E(nfold) || E(E(nfold)) = CBC_0(nfold || 0^16). */
+        CK_AES_CBC_ENCRYPT_DATA_PARAMS p;
+        memset(&p, 0, sizeof(p));
+        krbsw_nfold(label, sizeof(label), data, 16);
+        p.pData = data;
+        p.length = 32;
+        mech = (CK_MECHANISM){CKM_AES_CBC_ENCRYPT_DATA, &p, sizeof(p)};
+        ret = hsm_obj_derive(tok, &mech, key->base, &t, vlen, obj_out);
+        break;
+    }
+    case HSM_DERIVE_KDF_COUNTER: {
+        /* RFC 8009 sec. 3: K1 = HMAC(key, i=1 (32 bits BE) | label | 0x00
+         * | k (32 bits BE)), k-truncated: SP800-108 counter mode with the
+         * counter first and the length last. */
+        hsm_sp800_108_counter_format cf = {CK_FALSE, 32};
+        hsm_sp800_108_dkm_length_format lf = {
+            CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS, CK_FALSE, 32};
+        uint8_t lab0[6];
+        hsm_prf_data_param dp[3];
+        hsm_sp800_108_kdf_params kp;
+        memcpy(lab0, label, 5);
+        lab0[5] = 0;
+        dp[0] = (hsm_prf_data_param){CK_SP800_108_ITERATION_VARIABLE, &cf,
+                                     sizeof(cf)};
+        dp[1] = (hsm_prf_data_param){CK_SP800_108_BYTE_ARRAY, lab0,
+                                     sizeof(lab0)};
+        dp[2] = (hsm_prf_data_param){CK_SP800_108_DKM_LENGTH, &lf,
+                                     sizeof(lf)};
+        memset(&kp, 0, sizeof(kp));
+        kp.prfType = ei->hmac;
+        kp.ulNumberOfDataParams = 3;
+        kp.pDataParams = dp;
+        mech = (CK_MECHANISM){CKM_SP800_108_COUNTER_KDF, &kp, sizeof(kp)};
+        ret = hsm_obj_derive(tok, &mech, key->base, &t, vlen, obj_out);
+        break;
+    }
+    default:
+        ret = BASE_ERR(HSMSSP_ERR_INTERNAL, "no token derivation for %s",
+                       ei->name);
+        break;
+    }
+    base_memzero(data, sizeof(data));
+    return ret;
+}
+
+/* HMAC-MD5(base, msg) as a new key object by the SP800-108 feedback KDF
+ * with an empty IV: one iteration computes PRF(K, IV || msg) = HMAC(K,
+ * msg) (DESIGN sec. 8).  key_type CKK_GENERIC_SECRET for further HMACs,
+ * CKK_RC4 for the RC4 key K3. */
+static hsmssp_err
+derive_hmac_md5_key(hsm_token *tok, CK_OBJECT_HANDLE base, const uint8_t *msg,
+                    size_t len, CK_KEY_TYPE key_type, CK_OBJECT_HANDLE *out)
+{
+    static const CK_MECHANISM_TYPE sign_mechs[] = {
+        CKM_MD5_HMAC, CKM_SP800_108_FEEDBACK_KDF};
+    static const CK_MECHANISM_TYPE rc4_mechs[] = {CKM_RC4};
+    hsm_prf_data_param dp[2] = {
+        {CK_SP800_108_ITERATION_VARIABLE, NULL, 0},
+        {CK_SP800_108_BYTE_ARRAY, (void *)msg, len}};
+    hsm_sp800_108_feedback_kdf_params kp;
+    CK_MECHANISM mech = {CKM_SP800_108_FEEDBACK_KDF, &kp, sizeof(kp)};
+    hsm_obj_tmpl t;
+
+    memset(&kp, 0, sizeof(kp));
+    kp.prfType = CKM_MD5_HMAC;
+    kp.ulNumberOfDataParams = 2;
+    kp.pDataParams = dp;
+    memset(&t, 0, sizeof(t));
+    t.key_type = key_type;
+    if (key_type == CKK_RC4) {
+        t.encrypt = t.decrypt = true;
+        t.mechs = rc4_mechs;
+        t.n_mechs = 1;
+    } else {
+        t.sign = t.derive = true;
+        t.mechs = sign_mechs;
+        t.n_mechs = BASE_ARRAY_LEN(sign_mechs);
+    }
+    return hsm_obj_derive(tok, &mech, base, &t, 16, out);
+}
+
+/* The per-usage key (usage, role) of key: a stored H(import) object, a
+ * cached object, or a fresh derivation that is cached. */
+static hsmssp_err
+get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
+         int32_t usage, uint8_t role, dkey *d)
+{
+    hsm_token *tok = key->tok;
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE, evict = CK_INVALID_HANDLE;
+    hsm_cache_entry *e;
+    uint64_t gen = key->gen;
+    hsmssp_err ret;
+
+    memset(d, 0, sizeof(*d));
+    if (plan->derive == HSM_DERIVE_HOST_IMPORT) {
+        for (size_t i = 0; i < key->n_stored; i++) {
+            if (key->stored[i].usage == usage && key->stored[i].role == role) {
+                d->obj = key->stored[i].obj;
+                return HSMSSP_OK;
+            }
+        }
+        return BASE_ERR(HSMSSP_ERR_MECHANISM_MISSING,
+                        "%s key usage %d was not derived at import, and the "
+                        "token lacks CKM_SP800_108_COUNTER_KDF to derive it "
+                        "now; re-import the key with that usage",
+                        ei->name, (int)usage);
+    }
+
+    pthread_mutex_lock(&tok->cache_lock);
+    e = cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
+    pthread_mutex_unlock(&tok->cache_lock);
+    if (e != NULL) {
+        d->entry = e;
+        d->obj = e->obj;
+        return HSMSSP_OK;
+    }
+
+    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+        uint8_t msg[16];
+        size_t n;
+        if (role == ROLE_RC4_KSIGN) {
+            memcpy(msg, "signaturekey", 13); /* with its NUL */
+            n = 13;
+        } else {
+            /* RFC 4757 sec. 5: the usage as 4 bytes little-endian. */
+            uint32_t u = (uint32_t)usage;
+            msg[0] = (uint8_t)u;
+            msg[1] = (uint8_t)(u >> 8);
+            msg[2] = (uint8_t)(u >> 16);
+            msg[3] = (uint8_t)(u >> 24);
+            n = 4;
+        }
+        ret = derive_hmac_md5_key(tok, key->base, msg, n, CKK_GENERIC_SECRET,
+                                  &obj);
+    } else {
+        ret = derive_on_token(key, ei, plan, usage, role, &obj);
+    }
+    if (ret != HSMSSP_OK)
+        return ret;
+
+    pthread_mutex_lock(&tok->cache_lock);
+    e = cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
+    if (e == NULL)
+        e = cache_insert_unlocked(&tok->cache, key->serial, usage, role, gen,
+                                  obj, &evict);
+    else
+        evict = obj; /* another thread won the race: keep its object */
+    pthread_mutex_unlock(&tok->cache_lock);
+    if (evict != CK_INVALID_HANDLE)
+        hsm_obj_destroy(tok, evict);
+    if (e == NULL) {
+        /* Every slot is in use by a running operation: use the object
+         * once and destroy it. */
+        d->obj = obj;
+        d->temporary = true;
+    } else {
+        d->entry = e;
+        d->obj = e->obj;
+    }
+    return HSMSSP_OK;
+}
+
+/* ---- single PKCS#11 operations -------------------------------------- */
+
+static hsmssp_err
+p11_encrypt(hsm_token *tok, hsm_sess *s, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
+            const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+            const char *what)
+{
+    CK_ULONG olen = cap;
+    CK_RV rv = P11(tok, C_EncryptInit, s->h, m, k);
+    if (rv == CKR_OK)
+        rv = P11(tok, C_Encrypt, s->h, (CK_BYTE_PTR)in, len, out, &olen);
+    if (rv == CKR_OK && olen != len)
+        return BASE_ERR(HSMSSP_ERR_TOKEN_FAILURE, "%s returned %lu of %zu "
+                        "bytes", what, (unsigned long)olen, len);
+    return hsm_rv(rv, what);
+}
+
+static hsmssp_err
+p11_decrypt(hsm_token *tok, hsm_sess *s, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
+            const uint8_t *in, size_t len, uint8_t *out, size_t cap,
+            const char *what)
+{
+    CK_ULONG olen = cap;
+    CK_RV rv = P11(tok, C_DecryptInit, s->h, m, k);
+    if (rv == CKR_OK)
+        rv = P11(tok, C_Decrypt, s->h, (CK_BYTE_PTR)in, len, out, &olen);
+    if (rv == CKR_OK && olen != len)
+        return BASE_ERR(HSMSSP_ERR_TOKEN_FAILURE, "%s returned %lu of %zu "
+                        "bytes", what, (unsigned long)olen, len);
+    return hsm_rv(rv, what);
+}
+
+/* HMAC on the token; out gets the full MAC (64 bytes suffice). */
+static hsmssp_err
+p11_hmac(hsm_token *tok, hsm_sess *s, CK_MECHANISM_TYPE mt,
+         CK_OBJECT_HANDLE k, const uint8_t *in, size_t len, uint8_t out[64],
+         size_t *out_len)
+{
+    static const uint8_t none[1];
+    CK_MECHANISM m = {mt, NULL, 0};
+    CK_ULONG olen = 64;
+    CK_RV rv = P11(tok, C_SignInit, s->h, &m, k);
+    /* SoftHSM2 answers CKR_ARGUMENTS_BAD to a NULL pointer even for 0
+     * bytes. */
+    if (in == NULL)
+        in = none;
+    if (rv == CKR_OK)
+        rv = P11(tok, C_Sign, s->h, (CK_BYTE_PTR)in, len, out, &olen);
+    *out_len = olen;
+    return hsm_rv(rv, "C_Sign(HMAC)");
+}
+
+/* ---- AES-CTS (CS3) on the token ------------------------------------- */
+
+/*
+ * Encrypts L >= 16 bytes of p (zero-padded in place to N = 16 * ceil(L/16)
+ * bytes, so p must hold N bytes) into out[0..L) in Kerberos order, with
+ * IV 0 (RFC 3962 sec. 5; RFC 4121 and every RFC 3961 use here start from
+ * the zero cipher state).  work must hold N bytes.
+ */
+static hsmssp_err
+cts_encrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
+            CK_OBJECT_HANDLE ke, uint8_t *p, size_t L, uint8_t *work,
+            uint8_t *out)
+{
+    uint8_t iv[16] = {0};
+    CK_MECHANISM cbc = {CKM_AES_CBC, iv, sizeof(iv)};
+    size_t n = (L + 15) / 16, N = n * 16, d = L - (n - 1) * 16;
+    hsmssp_err ret;
+
+    if (n >= 2 && plan->cts != HSM_CTS_COMPOSED) {
+        CK_MECHANISM cts = {CKM_AES_CTS, iv, sizeof(iv)};
+        ret = p11_encrypt(tok, s, &cts, ke, p, L, work, N,
+                          "C_Encrypt(CKM_AES_CTS)");
+        if (ret != HSMSSP_OK)
+            return ret;
+        if (plan->cts == HSM_CTS_NATIVE_CS3) {
+            memcpy(out, work, L);
+            return HSMSSP_OK;
+        }
+        /* CS1 ends C(n-1)* || Cn; Kerberos (CS3) sends Cn || C(n-1)*. */
+        memcpy(out, work, L - 16 - d);
+        memcpy(out + L - 16 - d, work + L - 16, 16);
+        memcpy(out + L - d, work + L - 16 - d, d);
+        return HSMSSP_OK;
+    }
+
+    memset(p + L, 0, N - L);
+    ret = p11_encrypt(tok, s, &cbc, ke, p, N, work, N,
+                      "C_Encrypt(CKM_AES_CBC)");
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (n == 1) {
+        memcpy(out, work, 16);
+        return HSMSSP_OK;
+    }
+    /* CBC of the zero-padded input equals CTS up to the order and the
+     * truncation of the last two blocks: C1..C(n-2) || Cn || C(n-1)[0..d). */
+    memcpy(out, work, (n - 2) * 16);
+    memcpy(out + (n - 2) * 16, work + (n - 1) * 16, 16);
+    memcpy(out + (n - 1) * 16, work + (n - 2) * 16, d);
+    return HSMSSP_OK;
+}
+
+/*
+ * Decrypts L >= 16 bytes of c (Kerberos CS3 order) into out[0..L).  work
+ * must hold 16 * ceil(L/16) bytes.
+ */
+static hsmssp_err
+cts_decrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
+            CK_OBJECT_HANDLE ke, const uint8_t *c, size_t L, uint8_t *work,
+            uint8_t *out)
+{
+    uint8_t iv[16] = {0}, z[16];
+    CK_MECHANISM cbc = {CKM_AES_CBC, iv, sizeof(iv)};
+    CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
+    size_t n = (L + 15) / 16, d = L - (n - 1) * 16;
+    hsmssp_err ret;
+
+    if (n == 1)
+        return p11_decrypt(tok, s, &cbc, ke, c, 16, out, 16,
+                           "C_Decrypt(CKM_AES_CBC)");
+    if (plan->cts != HSM_CTS_COMPOSED) {
+        CK_MECHANISM cts = {CKM_AES_CTS, iv, sizeof(iv)};
+        const uint8_t *src = c;
+        if (plan->cts == HSM_CTS_NATIVE_CS1) {
+            memcpy(work, c, L - 16 - d);
+            memcpy(work + L - 16 - d, c + L - d, d);
+            memcpy(work + L - 16, c + L - 16 - d, 16);
+            src = work;
+        }
+        return p11_decrypt(tok, s, &cts, ke, src, L, out, L,
+                           "C_Decrypt(CKM_AES_CTS)");
+    }
+
+    /* Composed (DESIGN sec. 8): tail = the final d bytes, Cn = the 16
+     * before them.  Z = D(Cn) = (Pn || 0) xor C(n-1), so C(n-1) =
+     * tail || Z[d..16) and Pn = Z[0..d) xor tail.  One block of ECB, then
+     * plain CBC over C1..C(n-2) || C(n-1). */
+    {
+        const uint8_t *tail = c + L - d, *cn = c + L - d - 16;
+        ret = p11_decrypt(tok, s, &ecb, ke, cn, 16, z, sizeof(z),
+                          "C_Decrypt(CKM_AES_ECB)");
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        memcpy(work, c, (n - 2) * 16);
+        memcpy(work + (n - 2) * 16, tail, d);
+        memcpy(work + (n - 2) * 16 + d, z + d, 16 - d);
+        ret = p11_decrypt(tok, s, &cbc, ke, work, (n - 1) * 16, out,
+                          (n - 1) * 16, "C_Decrypt(CKM_AES_CBC)");
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        for (size_t i = 0; i < d; i++)
+            out[(n - 1) * 16 + i] = z[i] ^ tail[i];
+    }
+cleanup:
+    base_memzero(z, sizeof(z));
+    return ret;
+}
+
+/* ---- AES enctypes (RFC 3962, RFC 8009) ------------------------------ */
+
+static bool
+is_sha2(const etype_info *ei)
+{
+    return ei->etype == HSM_ETYPE_AES128_SHA256 ||
+           ei->etype == HSM_ETYPE_AES256_SHA384;
+}
+
+static hsmssp_err
+aes_encrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
+            const hsm_etype_plan *plan, int32_t usage, const uint8_t *conf,
+            const uint8_t *in, size_t in_len, uint8_t *out)
+{
+    hsm_token *tok = key->tok;
+    size_t L = 16 + in_len, N = (L + 15) / 16 * 16, maclen;
+    uint8_t mac[64];
+    dkey ke = {0}, ki = {0};
+    scratch sc = {0};
+    uint8_t *p, *work;
+    hsmssp_err ret;
+
+    /* scratch: [16 zero bytes][N: plaintext][N: cipher work] */
+    ret = scratch_get(16 + 2 * N, &sc);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    memset(sc.s->data, 0, 16);
+    p = sc.s->data + 16;
+    work = p + N;
+    memcpy(p, conf, 16);
+    if (in_len > 0)
+        memcpy(p + 16, in, in_len);
+
+    ret = get_dkey(key, ei, plan, usage, KRBSW_ROLE_KE, &ke);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    ret = get_dkey(key, ei, plan, usage, KRBSW_ROLE_KI, &ki);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    ret = cts_encrypt(tok, s, plan, ke.obj, p, L, work, out);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (is_sha2(ei)) {
+        /* RFC 8009 sec. 5: HMAC over IV (zero) || C, encrypt-then-MAC. */
+        memcpy(p, out, L);
+        ret = p11_hmac(tok, s, ei->hmac, ki.obj, sc.s->data, 16 + L, mac,
+                       &maclen);
+    } else {
+        /* RFC 3961 sec. 5.3: HMAC over confounder || plaintext. */
+        ret = p11_hmac(tok, s, ei->hmac, ki.obj, p, L, mac, &maclen);
+    }
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (maclen < ei->mac_len) {
+        ret = BASE_ERR(HSMSSP_ERR_TOKEN_FAILURE, "short HMAC from token");
+        goto cleanup;
+    }
+    memcpy(out + L, mac, ei->mac_len);
+cleanup:
+    dkey_release(tok, &ke);
+    dkey_release(tok, &ki);
+    scratch_done(&sc);
+    return ret;
+}
+
+static hsmssp_err
+aes_decrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
+            const hsm_etype_plan *plan, int32_t usage, const uint8_t *in,
+            size_t in_len, uint8_t *out, size_t *out_len)
+{
+    hsm_token *tok = key->tok;
+    size_t L = in_len - ei->mac_len, N = (L + 15) / 16 * 16, maclen;
+    uint8_t mac[64];
+    dkey ke = {0}, ki = {0};
+    scratch sc = {0};
+    hsmssp_err ret;
+
+    ret = scratch_get(16 + N, &sc);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    ret = get_dkey(key, ei, plan, usage, KRBSW_ROLE_KI, &ki);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (is_sha2(ei)) {
+        /* Encrypt-then-MAC: check before decrypting anything. */
+        memset(sc.s->data, 0, 16);
+        memcpy(sc.s->data + 16, in, L);
+        ret = p11_hmac(tok, s, ei->hmac, ki.obj, sc.s->data, 16 + L, mac,
+                       &maclen);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        if (maclen < ei->mac_len ||
+            !base_ct_equal(mac, in + L, ei->mac_len)) {
+            ret = BASE_ERR(HSMSSP_ERR_INTEGRITY, "%s ciphertext, usage %d",
+                           ei->name, (int)usage);
+            goto cleanup;
+        }
+    }
+    ret = get_dkey(key, ei, plan, usage, KRBSW_ROLE_KE, &ke);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    ret = cts_decrypt(tok, s, plan, ke.obj, in, L, sc.s->data, out);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (!is_sha2(ei)) {
+        ret = p11_hmac(tok, s, ei->hmac, ki.obj, out, L, mac, &maclen);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        if (maclen < ei->mac_len ||
+            !base_ct_equal(mac, in + L, ei->mac_len)) {
+            ret = BASE_ERR(HSMSSP_ERR_INTEGRITY, "%s ciphertext, usage %d",
+                           ei->name, (int)usage);
+            goto cleanup;
+        }
+    }
+    /* Drop the confounder. */
+    memmove(out, out + 16, L - 16);
+    base_memzero(out + L - 16, 16);
+    *out_len = L - 16;
+cleanup:
+    dkey_release(tok, &ke);
+    dkey_release(tok, &ki);
+    scratch_done(&sc);
+    return ret;
+}
+
+static hsmssp_err
+aes_checksum(hsm_key *key, hsm_sess *s, const etype_info *ei,
+             const hsm_etype_plan *plan, int32_t usage, const uint8_t *in,
+             size_t in_len, uint8_t out[64])
+{
+    dkey kc = {0};
+    size_t maclen;
+    hsmssp_err ret;
+
+    ret = get_dkey(key, ei, plan, usage, KRBSW_ROLE_KC, &kc);
+    if (ret == HSMSSP_OK)
+        ret = p11_hmac(key->tok, s, ei->hmac, kc.obj, in, in_len, out,
+                       &maclen);
+    if (ret == HSMSSP_OK && maclen < ei->cksum_len)
+        ret = BASE_ERR(HSMSSP_ERR_TOKEN_FAILURE, "short HMAC from token");
+    dkey_release(key->tok, &kc);
+    return ret;
+}
+
+/* ---- RC4-HMAC (RFC 4757) -------------------------------------------- */
+
+static void
+store_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* H(op) plan: K1 = HMAC-MD5(K, msg) by C_Sign with the long-term key on
+ * the token; the result is a derived key on the host, in a base_secret.
+ * Runs only when policy allows H(op) for Kerberos. */
+static hsmssp_err
+rc4_host_k1(hsm_key *key, hsm_sess *s, const uint8_t *msg, size_t len,
+            base_secret **k1_out)
+{
+    uint8_t mac[64];
+    size_t maclen = 0;
+    hsmssp_err ret;
+
+    *k1_out = NULL;
+    ret = p11_hmac(key->tok, s, CKM_MD5_HMAC, key->base, msg, len, mac,
+                   &maclen);
+    if (ret == HSMSSP_OK)
+        ret = base_secret_from(mac, 16, k1_out);
+    base_memzero(mac, sizeof(mac));
+    return ret;
+}
+
+static hsmssp_err
+rc4_encrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
+            int32_t usage, const uint8_t *conf, const uint8_t *in,
+            size_t in_len, uint8_t *out)
+{
+    hsm_token *tok = key->tok;
+    size_t L = 8 + in_len, maclen;
+    uint8_t ul[4], cksum[64];
+    CK_MECHANISM rc4 = {CKM_RC4, NULL, 0};
+    CK_OBJECT_HANDLE k3 = CK_INVALID_HANDLE;
+    base_secret *k1 = NULL, *k3h = NULL;
+    dkey dk1 = {0};
+    scratch sc = {0};
+    hsmssp_err ret;
+
+    store_le32(ul, (uint32_t)krbsw_rc4_usage(usage));
+    ret = scratch_get(L, &sc);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    memcpy(sc.s->data, conf, 8);
+    if (in_len > 0)
+        memcpy(sc.s->data + 8, in, in_len);
+
+    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+        /* All on the token: K1 cached per usage, checksum by C_Sign, K3 =
+         * HMAC(K1, checksum) derived per message, RC4 by C_Encrypt. */
+        ret = get_dkey(key, find_etype(HSM_ETYPE_RC4_HMAC), plan,
+                       krbsw_rc4_usage(usage), ROLE_RC4_K1, &dk1);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = p11_hmac(tok, s, CKM_MD5_HMAC, dk1.obj, sc.s->data, L, cksum,
+                       &maclen);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = derive_hmac_md5_key(tok, dk1.obj, cksum, 16, CKK_RC4, &k3);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = p11_encrypt(tok, s, &rc4, k3, sc.s->data, L, out + 16, L,
+                          "C_Encrypt(CKM_RC4)");
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+    } else {
+        size_t k3len;
+        ret = rc4_host_k1(key, s, ul, 4, &k1);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = krbsw_hmac("MD5", k1->data, 16, sc.s->data, L, cksum, &maclen);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = base_secret_new(16, 64, &k3h);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = krbsw_hmac("MD5", k1->data, 16, cksum, 16, k3h->data, &k3len);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = krbsw_rc4(k3h->data, 16, sc.s->data, L, out + 16);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+    }
+    memcpy(out, cksum, 16);
+cleanup:
+    if (k3 != CK_INVALID_HANDLE)
+        hsm_obj_destroy(tok, k3);
+    dkey_release(tok, &dk1);
+    base_secret_free(k1);
+    base_secret_free(k3h);
+    scratch_done(&sc);
+    return ret;
+}
+
+static hsmssp_err
+rc4_decrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
+            int32_t usage, const uint8_t *in, size_t in_len, uint8_t *out,
+            size_t *out_len)
+{
+    hsm_token *tok = key->tok;
+    size_t L = in_len - 16, maclen;
+    uint8_t ul[4], mac[64];
+    CK_MECHANISM rc4 = {CKM_RC4, NULL, 0};
+    CK_OBJECT_HANDLE k3 = CK_INVALID_HANDLE;
+    base_secret *k1 = NULL, *k3h = NULL;
+    dkey dk1 = {0};
+    hsmssp_err ret;
+
+    store_le32(ul, (uint32_t)krbsw_rc4_usage(usage));
+    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+        ret = get_dkey(key, find_etype(HSM_ETYPE_RC4_HMAC), plan,
+                       krbsw_rc4_usage(usage), ROLE_RC4_K1, &dk1);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = derive_hmac_md5_key(tok, dk1.obj, in, 16, CKK_RC4, &k3);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = p11_decrypt(tok, s, &rc4, k3, in + 16, L, out, L,
+                          "C_Decrypt(CKM_RC4)");
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = p11_hmac(tok, s, CKM_MD5_HMAC, dk1.obj, out, L, mac, &maclen);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+    } else {
+        size_t k3len;
+        ret = rc4_host_k1(key, s, ul, 4, &k1);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = base_secret_new(16, 64, &k3h);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = krbsw_hmac("MD5", k1->data, 16, in, 16, k3h->data, &k3len);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = krbsw_rc4(k3h->data, 16, in + 16, L, out);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        ret = krbsw_hmac("MD5", k1->data, 16, out, L, mac, &maclen);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+    }
+    if (!base_ct_equal(mac, in, 16)) {
+        ret = BASE_ERR(HSMSSP_ERR_INTEGRITY, "arcfour-hmac ciphertext, "
+                       "usage %d", (int)usage);
+        goto cleanup;
+    }
+    memmove(out, out + 8, L - 8);
+    base_memzero(out + L - 8, 8);
+    *out_len = L - 8;
+cleanup:
+    if (k3 != CK_INVALID_HANDLE)
+        hsm_obj_destroy(tok, k3);
+    dkey_release(tok, &dk1);
+    base_secret_free(k1);
+    base_secret_free(k3h);
+    return ret;
+}
+
+/* Checksum type -138 (RFC 4757 sec. 4, as MIT implements it): Ksign =
+ * HMAC-MD5(K, "signaturekey\0"), tmp = MD5(usage LE || data), checksum =
+ * HMAC-MD5(Ksign, tmp).  The MD5 of the data is public and runs on the
+ * host. */
+static hsmssp_err
+rc4_checksum(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
+             int32_t usage, const uint8_t *in, size_t in_len, uint8_t out[64])
+{
+    hsm_token *tok = key->tok;
+    uint8_t tmp[64];
+    size_t tlen, maclen;
+    base_secret *ksign = NULL;
+    dkey dks = {0};
+    scratch sc = {0};
+    hsmssp_err ret;
+
+    ret = scratch_get(4 + in_len, &sc);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    store_le32(sc.s->data, (uint32_t)krbsw_rc4_usage(usage));
+    if (in_len > 0)
+        memcpy(sc.s->data + 4, in, in_len);
+    ret = krbsw_digest("MD5", sc.s->data, 4 + in_len, tmp, &tlen);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+        ret = get_dkey(key, find_etype(HSM_ETYPE_RC4_HMAC), plan, 0,
+                       ROLE_RC4_KSIGN, &dks);
+        if (ret == HSMSSP_OK)
+            ret = p11_hmac(tok, s, CKM_MD5_HMAC, dks.obj, tmp, tlen, out,
+                           &maclen);
+    } else {
+        ret = rc4_host_k1(key, s, (const uint8_t *)"signaturekey", 13,
+                          &ksign);
+        if (ret == HSMSSP_OK)
+            ret = krbsw_hmac("MD5", ksign->data, 16, tmp, tlen, out,
+                             &maclen);
+    }
+cleanup:
+    dkey_release(tok, &dks);
+    base_secret_free(ksign);
+    scratch_done(&sc);
+    return ret;
+}
+
+/* ---- the public operations ------------------------------------------ */
+
+/* Checks the plan, and after fork or recovery brings the key's handles to
+ * the token's current generation (persistent keys) or reports that its
+ * objects are gone (session keys). */
+static hsmssp_err
+key_ready(hsm_key *key, const etype_info **ei_out,
+          const hsm_etype_plan **plan_out)
+{
+    hsm_token *tok = key->tok;
+    const hsm_etype_plan *plan = hsm_plan(tok, key->etype);
+    uint64_t gen = hsm_token_generation(tok);
+    hsmssp_err ret = HSMSSP_OK;
+
+    *ei_out = find_etype(key->etype);
+    *plan_out = plan;
+    if (*ei_out == NULL || plan == NULL)
+        return BASE_ERR(HSMSSP_ERR_UNKNOWN_ENCTYPE, "enctype %d",
+                        (int)key->etype);
+    if (plan->level == HSM_LEVEL_NONE)
+        return BASE_ERR(HSMSSP_ERR_MECHANISM_MISSING,
+                        "%s: the token lacks %s", (*ei_out)->name,
+                        plan->missing ? plan->missing : "a mechanism");
+    if (!plan->allowed)
+        return BASE_ERR(HSMSSP_ERR_POLICY_HOST_OP,
+                        "%s would run on the host on every use because the "
+                        "token lacks %s; policy forbids H(op)",
+                        (*ei_out)->name,
+                        plan->missing ? plan->missing : "a mechanism");
+
+    pthread_mutex_lock(&key->lock);
+    if (key->pid != getpid() && !key->persistent) {
+        ret = BASE_ERR(HSMSSP_ERR_FORKED, "%s session key made before "
+                       "fork()", (*ei_out)->name);
+    } else if (key->gen != gen || key->pid != getpid()) {
+        if (key->persistent) {
+            ret = hsm_key_refresh_unlocked(key);
+            if (ret == HSMSSP_OK)
+                key->pid = getpid();
+        } else {
+            ret = BASE_ERR(HSMSSP_ERR_KEY_GONE,
+                           "%s session key lost with its PKCS#11 session "
+                           "(token reconnected)", (*ei_out)->name);
+        }
+    }
+    pthread_mutex_unlock(&key->lock);
+    return ret;
+}
+
+typedef enum op_kind { OP_ENCRYPT, OP_DECRYPT, OP_CKSUM } op_kind;
+
+typedef struct op_args {
+    op_kind kind;
+    int32_t usage;
+    const uint8_t *conf;
+    const uint8_t *in;
+    size_t in_len;
+    uint8_t *out;
+    size_t *out_len;
+} op_args;
+
+static hsmssp_err
+run_once(hsm_key *key, op_args *a, uint64_t *gen_out)
+{
+    hsm_token *tok = key->tok;
+    const etype_info *ei;
+    const hsm_etype_plan *plan;
+    hsm_sess *s = NULL;
+    hsmssp_err ret;
+
+    /* Borrowing a session first detects fork() and lets the token layer
+     * re-initialise, so key_ready() sees the generation that counts. */
+    ret = hsm_session_get(tok, &s);
+    if (ret != HSMSSP_OK)
+        return ret;
+    *gen_out = s->gen;
+    ret = key_ready(key, &ei, &plan);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    switch (a->kind) {
+    case OP_ENCRYPT:
+        if (ei->etype == HSM_ETYPE_RC4_HMAC)
+            ret = rc4_encrypt(key, s, plan, a->usage, a->conf, a->in,
+                              a->in_len, a->out);
+        else
+            ret = aes_encrypt(key, s, ei, plan, a->usage, a->conf, a->in,
+                              a->in_len, a->out);
+        if (ret == HSMSSP_OK)
+            *a->out_len = ei->conf_len + a->in_len + ei->mac_len;
+        break;
+    case OP_DECRYPT:
+        if (ei->etype == HSM_ETYPE_RC4_HMAC)
+            ret = rc4_decrypt(key, s, plan, a->usage, a->in, a->in_len,
+                              a->out, a->out_len);
+        else
+            ret = aes_decrypt(key, s, ei, plan, a->usage, a->in, a->in_len,
+                              a->out, a->out_len);
+        break;
+    case OP_CKSUM:
+        if (ei->etype == HSM_ETYPE_RC4_HMAC)
+            ret = rc4_checksum(key, s, plan, a->usage, a->in, a->in_len,
+                               a->out);
+        else
+            ret = aes_checksum(key, s, ei, plan, a->usage, a->in, a->in_len,
+                               a->out);
+        if (ret == HSMSSP_OK)
+            *a->out_len = ei->cksum_len;
+        break;
+    }
+cleanup:
+    /* A session whose token call failed may still have an operation
+     * active (SoftHSM2 keeps one after CKR_ARGUMENTS_BAD): never pool it. */
+    hsm_session_put(tok, s,
+                    ret != HSMSSP_OK &&
+                        (hsmssp_err_category_of(ret) == HSMSSP_CAT_TOKEN ||
+                         hsmssp_err_category_of(ret) == HSMSSP_CAT_INTERNAL));
+    return ret;
+}
+
+/* Runs an operation; after a session-loss error, recovers the token and
+ * runs it once more. */
+static hsmssp_err
+run(hsm_key *key, op_args *a)
+{
+    uint64_t gen = 0;
+    hsmssp_err ret = run_once(key, a, &gen);
+
+    if (ret != HSMSSP_OK && hsm_err_needs_recovery(ret)) {
+        hsmssp_err rec = hsm_token_recover(key->tok, gen);
+        if (rec != HSMSSP_OK)
+            return rec;
+        ret = run_once(key, a, &gen);
+    }
+    return ret;
+}
+
+static hsmssp_err
+check_common(hsm_key *key, const uint8_t *in, size_t in_len,
+             const etype_info **ei_out)
+{
+    if (key == NULL || (in == NULL && in_len > 0))
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (in_len > HSM_MAX_MESSAGE)
+        return BASE_ERR(HSMSSP_ERR_INPUT_TOO_LARGE, "%zu bytes (limit %zu)",
+                        in_len, HSM_MAX_MESSAGE);
+    *ei_out = find_etype(key->etype);
+    if (*ei_out == NULL)
+        return BASE_ERR(HSMSSP_ERR_UNKNOWN_ENCTYPE, "enctype %d",
+                        (int)key->etype);
+    return HSMSSP_OK;
+}
+
+hsmssp_err
+hsm_krb_encrypt_with_confounder(hsm_key *key, int32_t usage,
+                                const uint8_t *confounder, const uint8_t *in,
+                                size_t in_len, uint8_t *out, size_t out_cap,
+                                size_t *out_len)
+{
+    const etype_info *ei;
+    op_args a;
+    hsmssp_err ret;
+
+    *out_len = 0;
+    ret = check_common(key, in, in_len, &ei);
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (confounder == NULL || out == NULL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (out_cap < ei->conf_len + in_len + ei->mac_len)
+        return BASE_ERR(HSMSSP_ERR_BUFFER_TOO_SMALL, "need %zu bytes",
+                        ei->conf_len + in_len + ei->mac_len);
+    a = (op_args){OP_ENCRYPT, usage, confounder, in, in_len, out, out_len};
+    ret = run(key, &a);
+    if (ret != HSMSSP_OK) {
+        base_memzero(out, ei->conf_len + in_len + ei->mac_len);
+        *out_len = 0;
+    }
+    return ret;
+}
+
+hsmssp_err
+hsm_krb_encrypt(hsm_key *key, int32_t usage, const uint8_t *in,
+                size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    uint8_t conf[16];
+    const etype_info *ei;
+    hsmssp_err ret;
+
+    *out_len = 0;
+    ret = check_common(key, in, in_len, &ei);
+    if (ret != HSMSSP_OK)
+        return ret;
+    /* The confounder is random, public once sent, and never reused. */
+    ret = krbsw_random(conf, ei->conf_len);
+    if (ret == HSMSSP_OK)
+        ret = hsm_krb_encrypt_with_confounder(key, usage, conf, in, in_len,
+                                              out, out_cap, out_len);
+    base_memzero(conf, sizeof(conf));
+    return ret;
+}
+
+hsmssp_err
+hsm_krb_decrypt(hsm_key *key, int32_t usage, const uint8_t *in,
+                size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    const etype_info *ei;
+    op_args a;
+    hsmssp_err ret;
+
+    *out_len = 0;
+    ret = check_common(key, in, in_len, &ei);
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (in_len < ei->conf_len + ei->mac_len ||
+        (ei->etype != HSM_ETYPE_RC4_HMAC && in_len < 16 + ei->mac_len))
+        return BASE_ERR(HSMSSP_ERR_BAD_CIPHERTEXT,
+                        "%s ciphertext of %zu bytes is shorter than its "
+                        "confounder and checksum",
+                        ei->name, in_len);
+    if (out == NULL || out_cap < in_len)
+        return BASE_ERR(HSMSSP_ERR_BUFFER_TOO_SMALL,
+                        "decrypt needs an output buffer of %zu bytes",
+                        in_len);
+    a = (op_args){OP_DECRYPT, usage, NULL, in, in_len, out, out_len};
+    ret = run(key, &a);
+    if (ret != HSMSSP_OK) {
+        base_memzero(out, in_len);
+        *out_len = 0;
+    }
+    return ret;
+}
+
+hsmssp_err
+hsm_krb_checksum(hsm_key *key, int32_t usage, const uint8_t *in,
+                 size_t in_len, uint8_t *out, size_t out_cap,
+                 size_t *out_len)
+{
+    const etype_info *ei;
+    uint8_t full[64];
+    size_t n = 0;
+    op_args a;
+    hsmssp_err ret;
+
+    *out_len = 0;
+    ret = check_common(key, in, in_len, &ei);
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (out == NULL || out_cap < ei->cksum_len)
+        return BASE_ERR(HSMSSP_ERR_BUFFER_TOO_SMALL, "need %zu bytes",
+                        ei->cksum_len);
+    a = (op_args){OP_CKSUM, usage, NULL, in, in_len, full, &n};
+    ret = run(key, &a);
+    if (ret == HSMSSP_OK) {
+        memcpy(out, full, ei->cksum_len);
+        *out_len = ei->cksum_len;
+    }
+    return ret;
+}
+
+hsmssp_err
+hsm_krb_checksum_verify(hsm_key *key, int32_t usage, const uint8_t *in,
+                        size_t in_len, const uint8_t *cksum,
+                        size_t cksum_len)
+{
+    const etype_info *ei;
+    uint8_t mine[64];
+    size_t n = 0;
+    hsmssp_err ret;
+
+    ret = check_common(key, in, in_len, &ei);
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (cksum == NULL || cksum_len != ei->cksum_len)
+        return BASE_ERR(HSMSSP_ERR_INTEGRITY,
+                        "%s checksum of %zu bytes (expected %zu)", ei->name,
+                        cksum_len, ei->cksum_len);
+    ret = hsm_krb_checksum(key, usage, in, in_len, mine, sizeof(mine), &n);
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (!base_ct_equal(mine, cksum, ei->cksum_len))
+        return BASE_ERR(HSMSSP_ERR_INTEGRITY, "%s checksum, usage %d",
+                        ei->name, (int)usage);
+    return HSMSSP_OK;
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages hsmssp needs to build, test and run its demo,
+# when they are missing.  As root it runs apt-get; otherwise it prints the
+# one command to run and exits non-zero.
+set -eu
+
+PKGS="cmake make gcc clang pkg-config libp11-kit-dev libkrb5-dev libssl-dev
+libcmocka-dev libjansson-dev softhsm2 libnss3 libnss3-tools opensc
+krb5-kdc krb5-admin-server krb5-user krb5-gss-samples"
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in
+    *"install ok installed"*) ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "hsmssp: missing Debian packages; run as root:" >&2
+    echo "  apt-get install -y$missing" >&2
+    exit 1
+fi
+echo "hsmssp: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

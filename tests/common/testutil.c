@@ -1,0 +1,170 @@
+/*
+ * tests/common/testutil.c - see testutil.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+void
+tu_skip(const char *fmt, ...)
+{
+    const char *ci = getenv("CI");
+    va_list ap;
+
+    fprintf(stderr, "SKIP: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    if (ci != NULL && strcmp(ci, "true") == 0) {
+        fprintf(stderr, "CI=true: a skip is a failure\n");
+        exit(1);
+    }
+    exit(77);
+}
+
+const char *
+tu_work_dir(void)
+{
+    const char *w = getenv("HSMSSP_TEST_WORK");
+    if (w == NULL || *w == '\0')
+        w = "/tmp/hsmssp-test-work";
+    mkdir(w, 0700);
+    return w;
+}
+
+static int
+hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+size_t
+tu_hex(const char *hex, uint8_t **out)
+{
+    size_t n = 0, len = strlen(hex);
+    uint8_t *b = malloc(len / 2 + 1);
+    int hi = -1;
+
+    assert_non_null(b);
+    for (size_t i = 0; i < len; i++) {
+        int v = hexval((unsigned char)hex[i]);
+        if (v < 0)
+            continue; /* spaces and separators */
+        if (hi < 0) {
+            hi = v;
+        } else {
+            b[n++] = (uint8_t)(hi << 4 | v);
+            hi = -1;
+        }
+    }
+    assert_int_equal(hi, -1);
+    *out = b;
+    return n;
+}
+
+json_t *
+tu_vectors(const char *name)
+{
+    const char *dir = getenv("HSMSSP_VECTORS");
+    char path[1024];
+    json_error_t jerr;
+    json_t *j;
+
+    if (dir == NULL)
+        dir = "tests/vectors";
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    j = json_load_file(path, 0, &jerr);
+    if (j == NULL)
+        fail_msg("cannot load %s: %s (line %d)", path, jerr.text, jerr.line);
+    return j;
+}
+
+uint8_t *
+tu_json_hex(json_t *obj, const char *field, size_t *len_out)
+{
+    json_t *v = json_object_get(obj, field);
+    uint8_t *b;
+
+    *len_out = 0;
+    if (v == NULL || !json_is_string(v))
+        return NULL;
+    *len_out = tu_hex(json_string_value(v), &b);
+    return b;
+}
+
+long long
+tu_json_int(json_t *obj, const char *field, long long dflt)
+{
+    json_t *v = json_object_get(obj, field);
+    if (v == NULL || !json_is_integer(v))
+        return dflt;
+    return json_integer_value(v);
+}
+
+const char *
+tu_token_name(tu_token_kind kind)
+{
+    return kind == TU_SOFTHSM ? "SoftHSM2" : "NSS softoken";
+}
+
+void
+tu_token_config(tu_token_kind kind, unsigned policy, hsm_config *cfg)
+{
+    static char conf[1024], uri[256];
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->policy = policy;
+    if (kind == TU_SOFTHSM) {
+        if (access(TU_SOFTHSM_MODULE, R_OK) != 0)
+            tu_skip("SoftHSM2 module %s missing", TU_SOFTHSM_MODULE);
+        snprintf(conf, sizeof(conf), "%s/softhsm/softhsm2.conf",
+                 tu_work_dir());
+        if (access(conf, R_OK) != 0)
+            tu_skip("SoftHSM2 fixture %s missing (run via ctest)", conf);
+        setenv("SOFTHSM2_CONF", conf, 1);
+        snprintf(uri, sizeof(uri), "pkcs11:token=%s?pin-value=%s",
+                 TU_SOFTHSM_TOKEN, TU_SOFTHSM_PIN);
+        cfg->module = TU_SOFTHSM_MODULE;
+        cfg->token_uri = uri;
+    } else {
+        if (access(TU_NSS_MODULE, R_OK) != 0)
+            tu_skip("NSS softoken %s missing", TU_NSS_MODULE);
+        cfg->module = TU_NSS_MODULE;
+        cfg->token_uri = TU_NSS_TOKEN_URI;
+    }
+}
+
+hsm_token *
+tu_token_open(tu_token_kind kind, unsigned policy)
+{
+    hsm_config cfg;
+    hsm_token *tok = NULL;
+
+    tu_token_config(kind, policy, &cfg);
+    TU_OK(hsm_token_open(&cfg, &tok));
+    return tok;
+}
+
+void
+tu_fill(uint8_t *buf, size_t n, uint32_t seed)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        buf[i] = (uint8_t)x;
+    }
+}

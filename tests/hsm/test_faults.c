@@ -1,0 +1,604 @@
+/*
+ * tests/hsm/test_faults.c - token faults that SoftHSM2 cannot produce on
+ * demand, injected by tests/common/faultmod.c wrapped around SoftHSM2,
+ * seen through the public token API (hsm/hsm.h).
+ *
+ * Each case opens its own token through the fault module, so that a fault
+ * in one case cannot leak into the next.  Rules are set through the
+ * module's control surface (hsmssp_fault_set_rules, reached with dlopen
+ * on the already loaded module), through HSMSSP_FAULT_RULES (read when the
+ * module is loaded) and through the rules file (re-read at every call);
+ * the three are the ways a test can change the module's behaviour while
+ * the token is open.
+ *
+ * "No leak" is measured by the module itself: it tracks the real sessions
+ * and the objects created through it, so a token layer that forgets a
+ * session or a derived-key object shows up in its counters.  Run under
+ * ASan (the -asan build), the same cases also check host memory.
+ */
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faultmod.h"
+#include "testutil.h"
+
+#define ETYPE HSM_ETYPE_AES256_SHA1
+#define KEYLEN 32
+#define MSG_LEN 100
+
+/* The control surface of the loaded fault module. */
+static const char *fault_path;
+static void *fault_dl;
+static hsmssp_fault_get_stats_fn fault_stats;
+static hsmssp_fault_set_rules_fn fault_rules;
+static hsmssp_fault_call_count_fn fault_calls;
+static char rules_file[1024];
+static unsigned key_serial;
+
+/* ---- helpers -------------------------------------------------------- */
+
+/* The SoftHSM2 fixture's configuration with the module replaced by the
+ * fault module, which gets SoftHSM2 as its target. */
+static void
+fault_config(hsm_config *cfg)
+{
+    tu_token_config(TU_SOFTHSM, 0, cfg);
+    setenv("HSMSSP_FAULT_TARGET", cfg->module, 1);
+    cfg->module = fault_path;
+}
+
+static hsm_token *
+fault_open(void)
+{
+    hsm_config cfg;
+    hsm_token *tok = NULL;
+
+    fault_config(&cfg);
+    TU_OK(hsm_token_open(&cfg, &tok));
+    assert_non_null(tok);
+    return tok;
+}
+
+static void
+set_rules(const char *rules)
+{
+    assert_true(fault_rules(rules) >= 0);
+}
+
+/* Replaces the rules file atomically (rename), as the module expects. */
+static void
+write_rules_file(const char *text)
+{
+    char tmp[1100];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", rules_file);
+    f = fopen(tmp, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rename(tmp, rules_file), 0);
+}
+
+static struct hsmssp_fault_stats
+stats(void)
+{
+    struct hsmssp_fault_stats st;
+    fault_stats(&st);
+    return st;
+}
+
+/* Imports a fresh random-looking etype 18 key; persistent keys get a
+ * unique CKA_ID and label so that runs never collide. */
+static hsmssp_err
+import_key(hsm_token *tok, bool persistent, hsm_key **key_out)
+{
+    hsm_key_spec spec;
+    base_secret *kb = NULL;
+    char id[64];
+    hsmssp_err ret;
+
+    memset(&spec, 0, sizeof(spec));
+    snprintf(id, sizeof(id), "hsmssp-faults-%ld-%u", (long)getpid(),
+             ++key_serial);
+    spec.etype = ETYPE;
+    spec.key_class = persistent ? HSM_KEY_LONG_TERM : HSM_KEY_SESSION;
+    spec.persistent = persistent;
+    if (persistent) {
+        spec.id = (const uint8_t *)id;
+        spec.id_len = strlen(id);
+        spec.label = id;
+    }
+    TU_OK(base_secret_new(KEYLEN, KEYLEN, &kb));
+    tu_fill(kb->data, KEYLEN, 0x5eed0000u + key_serial);
+    ret = hsm_key_import(tok, &spec, kb, key_out);
+    base_secret_free(kb);
+    return ret;
+}
+
+/* Encrypts MSG_LEN bytes and decrypts them again; the plaintext must come
+ * back.  Returns the first error without asserting, so callers can check
+ * which error a fault gives. */
+static hsmssp_err
+roundtrip(hsm_key *key, int32_t usage)
+{
+    uint8_t plain[MSG_LEN], ct[MSG_LEN + 64], back[MSG_LEN + 64];
+    size_t ct_len = 0, back_len = 0;
+    hsmssp_err ret;
+
+    tu_fill(plain, sizeof(plain), (uint32_t)usage);
+    ret = hsm_krb_encrypt(key, usage, plain, sizeof(plain), ct, sizeof(ct),
+                          &ct_len);
+    if (ret != HSMSSP_OK)
+        return ret;
+    ret = hsm_krb_decrypt(key, usage, ct, ct_len, back, sizeof(back),
+                          &back_len);
+    if (ret != HSMSSP_OK)
+        return ret;
+    assert_int_equal(back_len, sizeof(plain));
+    assert_memory_equal(back, plain, sizeof(plain));
+    return HSMSSP_OK;
+}
+
+/* Makes a checksum and verifies it. */
+static hsmssp_err
+checksum_roundtrip(hsm_key *key, int32_t usage)
+{
+    uint8_t msg[MSG_LEN], ck[64];
+    size_t ck_len = 0;
+    hsmssp_err ret;
+
+    tu_fill(msg, sizeof(msg), 77u + (uint32_t)usage);
+    ret = hsm_krb_checksum(key, usage, msg, sizeof(msg), ck, sizeof(ck),
+                           &ck_len);
+    if (ret != HSMSSP_OK)
+        return ret;
+    assert_int_equal(ck_len, 12); /* HMAC-SHA1-96 */
+    return hsm_krb_checksum_verify(key, usage, msg, sizeof(msg), ck,
+                                   ck_len);
+}
+
+/* A fault that recovery handles may surface once (the layer reports the
+ * lost session or removed token of the failed call) or not at all (the
+ * layer retried by itself); the next attempt must succeed. */
+static void
+assert_recovers(hsmssp_err first, hsmssp_err second)
+{
+    if (first != HSMSSP_OK && first != HSMSSP_ERR_SESSION_LOST &&
+        first != HSMSSP_ERR_TOKEN_REMOVED)
+        fail_msg("fault surfaced as %s (%s), expected OK, SESSION_LOST "
+                 "or TOKEN_REMOVED", hsmssp_err_name(first),
+                 hsmssp_last_error_detail());
+    if (second != HSMSSP_OK)
+        fail_msg("no recovery: retry gave %s (%s)", hsmssp_err_name(second),
+                 hsmssp_last_error_detail());
+}
+
+/* Closes the token and checks that the module was finalised and that no
+ * real session stayed open. */
+static void
+close_and_check(hsm_token *tok)
+{
+    struct hsmssp_fault_stats st;
+
+    hsm_token_close(tok);
+    st = stats();
+    assert_int_equal(st.open_sessions, 0);
+    assert_int_equal(st.initialized, 0);
+}
+
+/* ---- fixtures ------------------------------------------------------- */
+
+static int
+group_setup(void **state)
+{
+    (void)state;
+    fault_path = getenv("HSMSSP_FAULT_MODULE");
+    if (fault_path == NULL || *fault_path == '\0')
+        tu_skip("HSMSSP_FAULT_MODULE not set (run via ctest)");
+    /* Loading it here too gives this process the control surface; the
+     * token layer's own load finds the same mapping. */
+    fault_dl = dlopen(fault_path, RTLD_NOW | RTLD_LOCAL);
+    if (fault_dl == NULL) {
+        fprintf(stderr, "cannot load %s: %s\n", fault_path, dlerror());
+        return -1;
+    }
+    *(void **)&fault_stats = dlsym(fault_dl, "hsmssp_fault_get_stats");
+    *(void **)&fault_rules = dlsym(fault_dl, "hsmssp_fault_set_rules");
+    *(void **)&fault_calls = dlsym(fault_dl, "hsmssp_fault_call_count");
+    if (fault_stats == NULL || fault_rules == NULL || fault_calls == NULL)
+        return -1;
+    snprintf(rules_file, sizeof(rules_file), "%s/faults-%ld.rules",
+             tu_work_dir(), (long)getpid());
+    unlink(rules_file);
+    setenv("HSMSSP_FAULT_RULES_FILE", rules_file, 1);
+    unsetenv("HSMSSP_FAULT_RULES");
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    unlink(rules_file);
+    /* The token layer's p11-kit reference is gone; this one is the last. */
+    if (fault_dl != NULL)
+        dlclose(fault_dl);
+    return 0;
+}
+
+/* Every case starts without rules. */
+static int
+case_setup(void **state)
+{
+    (void)state;
+    unsetenv("HSMSSP_FAULT_RULES");
+    unlink(rules_file);
+    return fault_rules(NULL) >= 0 ? 0 : -1;
+}
+
+/* ---- cases ---------------------------------------------------------- */
+
+/* A locked PIN is told apart from a wrong one, and the failed open leaves
+ * nothing behind.  The rule comes from the environment, which the module
+ * reads when it is loaded. */
+static void
+test_pin_locked(void **state)
+{
+    hsm_config cfg;
+    hsm_token *tok = (hsm_token *)1;
+
+    (void)state;
+    setenv("HSMSSP_FAULT_RULES", "C_Login:*=CKR_PIN_LOCKED", 1);
+    fault_config(&cfg);
+    TU_ERR(hsm_token_open(&cfg, &tok), HSMSSP_ERR_PIN_LOCKED);
+    assert_null(tok);
+    assert_true(fault_calls("C_Login") >= 1);
+    assert_int_equal(stats().open_sessions, 0);
+    assert_int_equal(stats().initialized, 0);
+
+    /* The same configuration works once the rule is gone. */
+    unsetenv("HSMSSP_FAULT_RULES");
+    tok = fault_open();
+    close_and_check(tok);
+}
+
+/* The wrapper cannot load its target: to the token layer, the module
+ * itself cannot be loaded. */
+static void
+test_missing_target(void **state)
+{
+    hsm_config cfg;
+    hsm_token *tok = (hsm_token *)1;
+    char missing[1100];
+
+    (void)state;
+    fault_config(&cfg);
+    snprintf(missing, sizeof(missing), "%s/no-such-pkcs11-module.so",
+             tu_work_dir());
+    setenv("HSMSSP_FAULT_TARGET", missing, 1);
+    TU_ERR(hsm_token_open(&cfg, &tok), HSMSSP_ERR_MODULE_LOAD);
+    assert_null(tok);
+
+    /* Not sticky: the right target loads again. */
+    tok = fault_open();
+    close_and_check(tok);
+}
+
+/* The device goes away under an encrypt.  The module emulates the loss
+ * (every real session closed, so session objects and the login are gone):
+ * the token layer must reopen and log in again; the persistent key is
+ * found again and works, the session key is gone for good and says so. */
+static void
+test_device_removed_on_encrypt(void **state)
+{
+    hsm_token *tok;
+    hsm_key *pkey = NULL, *skey = NULL;
+    struct hsmssp_fault_stats st0, st1;
+    hsmssp_err first, second;
+
+    (void)state;
+    tok = fault_open();
+    st0 = stats();
+    TU_OK(import_key(tok, true, &pkey));
+    TU_OK(import_key(tok, false, &skey));
+    TU_OK(roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH));
+    TU_OK(roundtrip(skey, HSM_USAGE_INITIATOR_SEAL));
+
+    set_rules("C_Encrypt:1=CKR_DEVICE_REMOVED");
+    first = roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH);
+    assert_true(fault_calls("C_Encrypt") >= 1);
+    assert_true(stats().emulated_closes >= 1);
+    second = roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH);
+    assert_recovers(first, second);
+    /* A usage never used before needs a fresh derivation after recovery. */
+    TU_OK(roundtrip(pkey, HSM_USAGE_KDC_REP_TICKET));
+    TU_OK(checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM));
+
+    /* The session key's object died with the removed device. */
+    TU_ERR(roundtrip(skey, HSM_USAGE_INITIATOR_SEAL), HSMSSP_ERR_KEY_GONE);
+    TU_ERR(checksum_roundtrip(skey, HSM_USAGE_INITIATOR_SIGN),
+           HSMSSP_ERR_KEY_GONE);
+
+    hsm_key_free(skey);
+    TU_OK(hsm_key_destroy(pkey));
+    /* Everything created through the module is gone again. */
+    st1 = stats();
+    assert_int_equal(st1.session_objects, st0.session_objects);
+    assert_int_equal(st1.token_objects, st0.token_objects);
+    close_and_check(tok);
+}
+
+/* SESSION_HANDLE_INVALID, again and again, at chosen calls: on a sign
+ * (whatever session it ran in) and on a derivation (which runs in the
+ * owner session, so the session key dies with it).  The numbers of real
+ * sessions and objects must not grow from round to round. */
+static void
+test_session_invalid_no_leak(void **state)
+{
+    hsm_token *tok;
+    hsm_key *pkey = NULL, *skey = NULL;
+    struct hsmssp_fault_stats base, warm, now;
+    size_t cache_warm;
+    hsmssp_err first, second;
+
+    (void)state;
+    tok = fault_open();
+    base = stats();
+    TU_OK(import_key(tok, true, &pkey));
+    TU_OK(checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM));
+    TU_OK(roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH));
+    warm = stats();
+    cache_warm = hsm_token_cache_size(tok);
+
+    for (int round = 0; round < 5; round++) {
+        set_rules("C_Sign:1=CKR_SESSION_HANDLE_INVALID");
+        first = checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM);
+        second = checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM);
+        assert_recovers(first, second);
+        TU_OK(roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH));
+        now = stats();
+        if (now.open_sessions > warm.open_sessions ||
+            now.session_objects > warm.session_objects)
+            fail_msg("round %d: %lu sessions, %lu session objects; %lu and "
+                     "%lu before the faults", round, now.open_sessions,
+                     now.session_objects, warm.open_sessions,
+                     warm.session_objects);
+        assert_true(hsm_token_cache_size(tok) <= cache_warm);
+    }
+    assert_true(stats().injected >= 5);
+
+    /* Now in the owner session: a derivation for a new usage. */
+    TU_OK(import_key(tok, false, &skey));
+    TU_OK(roundtrip(skey, HSM_USAGE_ACCEPTOR_SEAL));
+    set_rules("C_DeriveKey:1=CKR_SESSION_HANDLE_INVALID");
+    first = roundtrip(pkey, HSM_USAGE_TGS_REQ_AUTH);
+    second = roundtrip(pkey, HSM_USAGE_TGS_REQ_AUTH);
+    assert_recovers(first, second);
+    if (stats().emulated_closes > 0) {
+        /* The real owner session was closed, and the session key in it. */
+        TU_ERR(roundtrip(skey, HSM_USAGE_ACCEPTOR_SEAL),
+               HSMSSP_ERR_KEY_GONE);
+    }
+    hsm_key_free(skey);
+    TU_OK(hsm_key_destroy(pkey));
+    now = stats();
+    assert_int_equal(now.session_objects, base.session_objects);
+    assert_int_equal(now.token_objects, base.token_objects);
+    assert_true(now.open_sessions <= warm.open_sessions);
+    close_and_check(tok);
+}
+
+/* CKR_GENERAL_ERROR on every call of one function: a clear
+ * TOKEN_FAILURE, no half-made state, and the token works once the fault
+ * is gone. */
+static void
+test_general_error_encrypt(void **state)
+{
+    hsm_token *tok;
+    hsm_key *key = NULL;
+    uint8_t plain[MSG_LEN], ct[MSG_LEN + 64];
+    size_t ct_len = 0;
+
+    (void)state;
+    tok = fault_open();
+    TU_OK(import_key(tok, false, &key));
+    TU_OK(roundtrip(key, HSM_USAGE_AP_REP_ENCPART));
+
+    tu_fill(plain, sizeof(plain), 1);
+    set_rules("C_Encrypt:*=CKR_GENERAL_ERROR");
+    TU_ERR(hsm_krb_encrypt(key, HSM_USAGE_AP_REP_ENCPART, plain,
+                           sizeof(plain), ct, sizeof(ct), &ct_len),
+           HSMSSP_ERR_TOKEN_FAILURE);
+    assert_string_not_equal(hsmssp_last_error_detail(), "");
+    assert_true(stats().injected >= 1);
+    /* Twice: the first failure must not leave an operation active. */
+    TU_ERR(hsm_krb_encrypt(key, HSM_USAGE_AP_REP_ENCPART, plain,
+                           sizeof(plain), ct, sizeof(ct), &ct_len),
+           HSMSSP_ERR_TOKEN_FAILURE);
+
+    set_rules(NULL);
+    TU_OK(roundtrip(key, HSM_USAGE_AP_REP_ENCPART));
+    hsm_key_free(key);
+    close_and_check(tok);
+}
+
+/* C_Sign fails: checksums fail with TOKEN_FAILURE, and so does a decrypt,
+ * whose integrity check is a C_Sign; the decrypt must not call the token
+ * failure an integrity failure, and must not hand out the plaintext. */
+static void
+test_general_error_sign(void **state)
+{
+    hsm_token *tok;
+    hsm_key *key = NULL;
+    uint8_t plain[MSG_LEN], ct[MSG_LEN + 64], out[MSG_LEN + 64], ck[64];
+    size_t ct_len = 0, out_len = 0, ck_len = 0;
+
+    (void)state;
+    tok = fault_open();
+    TU_OK(import_key(tok, true, &key));
+    TU_OK(checksum_roundtrip(key, HSM_USAGE_APP_DATA_CKSUM));
+    tu_fill(plain, sizeof(plain), 2);
+    TU_OK(hsm_krb_encrypt(key, HSM_USAGE_KRB_CRED_ENCPART, plain,
+                          sizeof(plain), ct, sizeof(ct), &ct_len));
+
+    set_rules("C_Sign:*=CKR_GENERAL_ERROR;C_Verify:*=CKR_GENERAL_ERROR");
+    TU_ERR(hsm_krb_checksum(key, HSM_USAGE_APP_DATA_CKSUM, plain,
+                            sizeof(plain), ck, sizeof(ck), &ck_len),
+           HSMSSP_ERR_TOKEN_FAILURE);
+    memset(out, 0xa5, sizeof(out));
+    TU_ERR(hsm_krb_decrypt(key, HSM_USAGE_KRB_CRED_ENCPART, ct, ct_len, out,
+                           sizeof(out), &out_len),
+           HSMSSP_ERR_TOKEN_FAILURE);
+    assert_memory_not_equal(out, plain, sizeof(plain));
+
+    set_rules(NULL);
+    TU_OK(checksum_roundtrip(key, HSM_USAGE_APP_DATA_CKSUM));
+    TU_OK(hsm_krb_decrypt(key, HSM_USAGE_KRB_CRED_ENCPART, ct, ct_len, out,
+                          sizeof(out), &out_len));
+    assert_int_equal(out_len, sizeof(plain));
+    assert_memory_equal(out, plain, sizeof(plain));
+    TU_OK(hsm_key_destroy(key));
+    close_and_check(tok);
+}
+
+/* C_DeriveKey fails for a usage not derived yet: TOKEN_FAILURE, the cache
+ * holds no entry for it, no object is left over; then it derives. */
+static void
+test_general_error_derive(void **state)
+{
+    hsm_token *tok;
+    hsm_key *key = NULL;
+    struct hsmssp_fault_stats before;
+    size_t cache_before;
+
+    (void)state;
+    tok = fault_open();
+    TU_OK(import_key(tok, false, &key));
+    TU_OK(roundtrip(key, HSM_USAGE_AS_REP_ENCPART));
+    before = stats();
+    cache_before = hsm_token_cache_size(tok);
+
+    set_rules("C_DeriveKey:*=CKR_GENERAL_ERROR");
+    TU_ERR(roundtrip(key, HSM_USAGE_TGS_REP_ENCPART_SESSKEY),
+           HSMSSP_ERR_TOKEN_FAILURE);
+    TU_ERR(checksum_roundtrip(key, HSM_USAGE_TGS_REQ_AUTH_CKSUM),
+           HSMSSP_ERR_TOKEN_FAILURE);
+    assert_true(fault_calls("C_DeriveKey") >= 2);
+    assert_int_equal(hsm_token_cache_size(tok), cache_before);
+    assert_int_equal(stats().session_objects, before.session_objects);
+    /* Usages derived before the fault still work from the cache. */
+    TU_OK(roundtrip(key, HSM_USAGE_AS_REP_ENCPART));
+
+    set_rules(NULL);
+    TU_OK(roundtrip(key, HSM_USAGE_TGS_REP_ENCPART_SESSKEY));
+    TU_OK(checksum_roundtrip(key, HSM_USAGE_TGS_REQ_AUTH_CKSUM));
+    assert_true(hsm_token_cache_size(tok) > cache_before);
+    hsm_key_free(key);
+    close_and_check(tok);
+}
+
+/* C_CreateObject fails: an import reports TOKEN_FAILURE, returns no key
+ * and leaves no object; imports work again afterwards. */
+static void
+test_general_error_create_object(void **state)
+{
+    hsm_token *tok;
+    hsm_key *key = (hsm_key *)1;
+    struct hsmssp_fault_stats before, after;
+
+    (void)state;
+    tok = fault_open();
+    before = stats();
+    set_rules("C_CreateObject:*=CKR_GENERAL_ERROR");
+    TU_ERR(import_key(tok, true, &key), HSMSSP_ERR_TOKEN_FAILURE);
+    assert_null(key);
+    key = (hsm_key *)1;
+    TU_ERR(import_key(tok, false, &key), HSMSSP_ERR_TOKEN_FAILURE);
+    assert_null(key);
+    after = stats();
+    assert_int_equal(after.session_objects, before.session_objects);
+    assert_int_equal(after.token_objects, before.token_objects);
+
+    /* Fail the second object instead of the first, for a layer that makes
+     * more than one object per import: nothing may stay behind either. */
+    set_rules("C_CreateObject:2-=CKR_GENERAL_ERROR");
+    key = NULL;
+    if (import_key(tok, true, &key) == HSMSSP_OK) {
+        /* One object per key: the import made only the first. */
+        assert_int_equal(fault_calls("C_CreateObject"), 1);
+        TU_OK(hsm_key_destroy(key));
+    } else {
+        assert_null(key);
+    }
+    after = stats();
+    assert_int_equal(after.token_objects, before.token_objects);
+
+    set_rules(NULL);
+    TU_OK(import_key(tok, true, &key));
+    TU_OK(roundtrip(key, HSM_USAGE_AP_REQ_AUTH));
+    TU_OK(hsm_key_destroy(key));
+    close_and_check(tok);
+}
+
+/* The device is gone for a while (every call fails, set through the rules
+ * file while the token is open): calls fail with TOKEN_REMOVED, without a
+ * crash or a busy loop; once the file is cleared the next call works. */
+static void
+test_removed_for_a_while(void **state)
+{
+    hsm_token *tok;
+    hsm_key *pkey = NULL, *skey = NULL;
+    unsigned long calls_while_removed;
+
+    (void)state;
+    tok = fault_open();
+    TU_OK(import_key(tok, true, &pkey));
+    TU_OK(import_key(tok, false, &skey));
+    TU_OK(roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH));
+
+    write_rules_file("# the token is unplugged\n*:*=CKR_DEVICE_REMOVED\n");
+    for (int i = 0; i < 3; i++) {
+        TU_ERR(roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH),
+               HSMSSP_ERR_TOKEN_REMOVED);
+        TU_ERR(checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM),
+               HSMSSP_ERR_TOKEN_REMOVED);
+    }
+    /* Recovery attempts are bounded: six failing calls must not have
+     * turned into thousands of PKCS#11 calls. */
+    calls_while_removed = stats().calls;
+    assert_true(calls_while_removed >= 6);
+    assert_true(calls_while_removed < 1000);
+    assert_int_equal(stats().open_sessions, 0);
+
+    /* Plugged in again. */
+    write_rules_file("# back\n");
+    TU_OK(roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH));
+    TU_OK(checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM));
+    TU_ERR(roundtrip(skey, HSM_USAGE_AP_REQ_AUTH), HSMSSP_ERR_KEY_GONE);
+
+    hsm_key_free(skey);
+    TU_OK(hsm_key_destroy(pkey));
+    close_and_check(tok);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_pin_locked, case_setup),
+        cmocka_unit_test_setup(test_missing_target, case_setup),
+        cmocka_unit_test_setup(test_device_removed_on_encrypt, case_setup),
+        cmocka_unit_test_setup(test_session_invalid_no_leak, case_setup),
+        cmocka_unit_test_setup(test_general_error_encrypt, case_setup),
+        cmocka_unit_test_setup(test_general_error_sign, case_setup),
+        cmocka_unit_test_setup(test_general_error_derive, case_setup),
+        cmocka_unit_test_setup(test_general_error_create_object,
+                               case_setup),
+        cmocka_unit_test_setup(test_removed_for_a_while, case_setup),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
