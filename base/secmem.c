@@ -110,9 +110,11 @@ map_guarded(size_t len, uint8_t **map_out, size_t *map_len_out)
         BASE_ERR(HSMSSP_ERR_NOMEM, "secure memory: guard pages refused");
         return NULL;
     }
-    /* Keep secrets out of core dumps and out of a fork child's copy. */
+    /* Keep secrets out of core dumps.  Not MADV_WIPEONFORK: a fork child
+     * (a pre-forking server's worker) must re-login with the retained PIN
+     * after PKCS#11 re-initialisation; the child's session keys fail
+     * cleanly anyway (hsm/ reports HSMSSP_ERR_FORKED). */
     (void)madvise(data, data_len, MADV_DONTDUMP);
-    (void)madvise(data, data_len, MADV_WIPEONFORK);
     if (lock_range(data, data_len) != 0) {
         int e = errno;
         last_locked = false;

@@ -42,3 +42,65 @@ hsm_cache_reset_unlocked(hsm_cache *c)
         memset(c->slots, 0, c->cap * sizeof(*c->slots));
     c->count = 0;
 }
+
+/* Looks (serial, usage, role) up in the cache; pins and returns the entry
+ * or NULL.  Caller holds cache_lock. */
+hsm_cache_entry *
+hsm_cache_find_unlocked(hsm_cache *c, uint64_t serial, int32_t usage,
+                    uint8_t role, uint64_t gen)
+{
+    for (size_t i = 0; i < c->cap; i++) {
+        hsm_cache_entry *e = &c->slots[i];
+        if (e->used && e->key_serial == serial && e->usage == usage &&
+            e->role == role && e->gen == gen) {
+            e->pins++;
+            e->last_use = ++c->clock;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Inserts a freshly derived object.  Picks a free slot, a stale one (an
+ * older generation: its session is gone, nothing to destroy) or the least
+ * recently used unpinned one, whose object goes to *evict_out for the
+ * caller to destroy outside the lock.  NULL when every slot is pinned.
+ * Caller holds cache_lock. */
+hsm_cache_entry *
+hsm_cache_insert_unlocked(hsm_cache *c, uint64_t serial, int32_t usage,
+                      uint8_t role, uint64_t gen, CK_OBJECT_HANDLE obj,
+                      CK_OBJECT_HANDLE *evict_out)
+{
+    hsm_cache_entry *victim = NULL;
+
+    *evict_out = CK_INVALID_HANDLE;
+    for (size_t i = 0; i < c->cap; i++) {
+        hsm_cache_entry *e = &c->slots[i];
+        if (!e->used || e->gen != gen) {
+            if (e->used)
+                c->count--;
+            victim = e;
+            break;
+        }
+        if (e->pins == 0 &&
+            (victim == NULL || e->last_use < victim->last_use))
+            victim = e;
+    }
+    if (victim == NULL)
+        return NULL;
+    if (victim->used && victim->gen == gen) {
+        *evict_out = victim->obj;
+        c->evictions++;
+        c->count--;
+    }
+    *victim = (hsm_cache_entry){.key_serial = serial,
+                                .usage = usage,
+                                .role = role,
+                                .obj = obj,
+                                .gen = gen,
+                                .last_use = ++c->clock,
+                                .pins = 1,
+                                .used = true};
+    c->count++;
+    return victim;
+}

@@ -243,68 +243,6 @@ dkey_release(hsm_token *tok, dkey *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* Looks (serial, usage, role) up in the cache; pins and returns the entry
- * or NULL.  Caller holds cache_lock. */
-static hsm_cache_entry *
-cache_find_unlocked(hsm_cache *c, uint64_t serial, int32_t usage,
-                    uint8_t role, uint64_t gen)
-{
-    for (size_t i = 0; i < c->cap; i++) {
-        hsm_cache_entry *e = &c->slots[i];
-        if (e->used && e->key_serial == serial && e->usage == usage &&
-            e->role == role && e->gen == gen) {
-            e->pins++;
-            e->last_use = ++c->clock;
-            return e;
-        }
-    }
-    return NULL;
-}
-
-/* Inserts a freshly derived object.  Picks a free slot, a stale one (an
- * older generation: its session is gone, nothing to destroy) or the least
- * recently used unpinned one, whose object goes to *evict_out for the
- * caller to destroy outside the lock.  NULL when every slot is pinned.
- * Caller holds cache_lock. */
-static hsm_cache_entry *
-cache_insert_unlocked(hsm_cache *c, uint64_t serial, int32_t usage,
-                      uint8_t role, uint64_t gen, CK_OBJECT_HANDLE obj,
-                      CK_OBJECT_HANDLE *evict_out)
-{
-    hsm_cache_entry *victim = NULL;
-
-    *evict_out = CK_INVALID_HANDLE;
-    for (size_t i = 0; i < c->cap; i++) {
-        hsm_cache_entry *e = &c->slots[i];
-        if (!e->used || e->gen != gen) {
-            if (e->used)
-                c->count--;
-            victim = e;
-            break;
-        }
-        if (e->pins == 0 &&
-            (victim == NULL || e->last_use < victim->last_use))
-            victim = e;
-    }
-    if (victim == NULL)
-        return NULL;
-    if (victim->used && victim->gen == gen) {
-        *evict_out = victim->obj;
-        c->evictions++;
-        c->count--;
-    }
-    *victim = (hsm_cache_entry){.key_serial = serial,
-                                .usage = usage,
-                                .role = role,
-                                .obj = obj,
-                                .gen = gen,
-                                .last_use = ++c->clock,
-                                .pins = 1,
-                                .used = true};
-    c->count++;
-    return victim;
-}
-
 /* The RFC 3961/8009 label of a per-usage key: usage (32 bits big-endian)
  * followed by the role octet. */
 static void
@@ -478,7 +416,7 @@ get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
     }
 
     pthread_mutex_lock(&tok->cache_lock);
-    e = cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
+    e = hsm_cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
     pthread_mutex_unlock(&tok->cache_lock);
     if (e != NULL) {
         d->entry = e;
@@ -510,9 +448,9 @@ get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
         return ret;
 
     pthread_mutex_lock(&tok->cache_lock);
-    e = cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
+    e = hsm_cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
     if (e == NULL)
-        e = cache_insert_unlocked(&tok->cache, key->serial, usage, role, gen,
+        e = hsm_cache_insert_unlocked(&tok->cache, key->serial, usage, role, gen,
                                   obj, &evict);
     else
         evict = obj; /* another thread won the race: keep its object */

@@ -181,8 +181,8 @@ struct hsm_token {
     base_secret *pin;           /* pin-value or pin read once; NULL when a
                                    pin-source is re-read at each login */
     char *pin_source;           /* file path re-read at each login */
-    bool pin_lost_in_fork;      /* pin was wiped in this fork child
-                                   (base_secret is MADV_WIPEONFORK) */
+    bool pin_lost_in_fork;      /* pin read as wiped in this fork child
+                                   (MADV_WIPEONFORK); login says why */
 
     unsigned policy;
 
@@ -300,8 +300,9 @@ hsmssp_err hsm_rv(CK_RV rv, const char *what);
 bool hsm_err_needs_recovery(hsmssp_err err);
 
 /* Borrows an idle session (opening one if none is idle).  Detects fork
- * first (re-initialising in the child).  Every borrowed session must go
- * back through hsm_session_put(). */
+ * first (re-initialising in the child).  Fails with SESSION_LOST while a
+ * failed recovery left no owner session (not logged in).  Every borrowed
+ * session must go back through hsm_session_put(). */
 hsmssp_err hsm_session_get(hsm_token *tok, hsm_sess **s_out) BASE_WUR;
 
 /* Returns a session.  A session of an older generation, or one whose
@@ -340,5 +341,22 @@ void hsm_cache_fini(hsm_cache *c);
 /* Forgets every entry without destroying objects (their session died).
  * Caller holds tok->cache_lock. */
 void hsm_cache_reset_unlocked(hsm_cache *c);
+
+/* Looks (serial, usage, role) of generation gen up; pins (pins++) and
+ * returns the entry, or NULL.  Caller holds tok->cache_lock, and unpins
+ * (pins--) under it when done with the object. */
+hsm_cache_entry *hsm_cache_find_unlocked(hsm_cache *c, uint64_t serial,
+                                         int32_t usage, uint8_t role,
+                                         uint64_t gen);
+
+/* Inserts a freshly derived object, pinned.  Takes a free slot, a stale
+ * one (older generation: nothing to destroy) or the least recently used
+ * unpinned one, whose object goes to *evict_out for the caller to destroy
+ * outside the lock.  NULL when every slot is pinned (the caller then uses
+ * the object once and destroys it).  Caller holds tok->cache_lock. */
+hsm_cache_entry *hsm_cache_insert_unlocked(hsm_cache *c, uint64_t serial,
+                                           int32_t usage, uint8_t role,
+                                           uint64_t gen, CK_OBJECT_HANDLE obj,
+                                           CK_OBJECT_HANDLE *evict_out);
 
 #endif

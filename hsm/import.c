@@ -365,7 +365,8 @@ key_new(hsm_token *tok, const hsm_key_spec *spec, hsm_key **out)
     k->etype = spec->etype;
     k->key_class = spec->key_class;
     k->persistent = spec->persistent;
-    memcpy(k->id, spec->id, spec->id_len);
+    if (spec->id_len > 0)
+        memcpy(k->id, spec->id, spec->id_len);
     k->id_len = spec->id_len;
     k->base = CK_INVALID_HANDLE;
     k->pid = getpid();

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
@@ -420,9 +421,9 @@ login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
     }
     if (pin == NULL && tok->pin_lost_in_fork) {
         ret = BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
-                       "token '%s': a pin-value does not survive fork() "
-                       "(secure memory is wiped in the child); use a "
-                       "pin-source file to log in from child processes",
+                       "token '%s': the retained pin-value was wiped in "
+                       "this fork child; use a pin-source file to log in "
+                       "from child processes",
                        tok->ident.label);
         goto cleanup;
     }
@@ -618,12 +619,15 @@ module_open(hsm_token *tok, const hsm_config *cfg)
         p11_kit_be_quiet();
         fl = p11_kit_module_load(cfg->module, 0);
         if (fl == NULL) {
+            /* p11-kit's message carries dlerror() and the path. */
             const char *msg = p11_kit_message();
-            ret = BASE_ERR(HSMSSP_ERR_MODULE_LOAD, "%s: %s", cfg->module,
-                           msg ? msg
-                               : (access(cfg->module, R_OK) != 0
-                                      ? strerror(errno)
-                                      : "not a PKCS#11 module"));
+            if (msg != NULL)
+                ret = BASE_ERR(HSMSSP_ERR_MODULE_LOAD, "%s", msg);
+            else
+                ret = BASE_ERR(HSMSSP_ERR_MODULE_LOAD, "%s: %s", cfg->module,
+                               access(cfg->module, R_OK) != 0
+                                   ? strerror(errno)
+                                   : "not a PKCS#11 module");
             goto cleanup;
         }
         file = strdup(cfg->module);
@@ -810,7 +814,7 @@ token_find_unlocked(hsm_token *tok, P11KitUri *uri)
         ret = HSMSSP_OK;
         goto cleanup;
     }
-    ret = BASE_ERR(HSMSSP_ERR_NO_TOKEN, "no token matches '%s' in module %s",
+    ret = BASE_ERR(HSMSSP_ERR_NO_TOKEN, "'%s' in module %s",
                    tok->token_uri ? tok->token_uri : "pkcs11:",
                    tok->module_name);
 
@@ -819,17 +823,44 @@ cleanup:
     return ret;
 }
 
+/* SoftHSM2 2.6.1 lists its tokens once, at C_Initialize, and skips a
+ * token whose files another process is rewriting at that moment
+ * (measured: about 1 open in 300 misses the token while a second process
+ * creates and destroys token objects).  After a fresh C_Initialize found
+ * no token, look again after re-initialising, a few times with a short
+ * pause; a token that really is absent costs ~150 ms more.  Caller holds
+ * tok->lock and tok->owner_lock and has no session open. */
+static hsmssp_err
+token_find_again_unlocked(hsm_token *tok, P11KitUri *uri)
+{
+    hsmssp_err ret = HSMSSP_ERR_NO_TOKEN;
+
+    for (int i = 1; ret == HSMSSP_ERR_NO_TOKEN && i <= 3; i++) {
+        struct timespec pause = {0, 25L * 1000 * 1000 * i};
+        nanosleep(&pause, NULL);
+        module_finalize(tok, tok->fl);
+        ret = module_initialize(tok, tok->fl);
+        if (ret == HSMSSP_OK)
+            ret = token_find_unlocked(tok, uri);
+    }
+    return ret;
+}
+
 /* Re-finds the token by its URI (a slot id may change across
  * re-initialisation) for recovery and fork handling.  A token that is no
- * longer there is "removed" at this point, not "no such token". */
+ * longer there is "removed" at this point, not "no such token".
+ * fresh_init: the module was just initialised (fork), so a missing token
+ * may be SoftHSM2's scan race and is looked for again. */
 static hsmssp_err
-token_refind_unlocked(hsm_token *tok)
+token_refind_unlocked(hsm_token *tok, bool fresh_init)
 {
     P11KitUri *uri = NULL;
     hsmssp_err ret = uri_parse(tok->token_uri, &uri);
 
     if (ret == HSMSSP_OK)
         ret = token_find_unlocked(tok, uri);
+    if (ret == HSMSSP_ERR_NO_TOKEN && fresh_init)
+        ret = token_find_again_unlocked(tok, uri);
     if (ret == HSMSSP_ERR_NO_TOKEN)
         ret = BASE_ERR(HSMSSP_ERR_TOKEN_REMOVED,
                        "token '%s' is no longer present in module %s",
@@ -985,11 +1016,11 @@ hsm_token_check_fork_unlocked(hsm_token *tok)
      * better than "fork, then exec or re-initialise from one thread". */
     pthread_mutex_lock(&tok->owner_lock);
     sessions_reset_unlocked(tok, false);
-    /* base/ marks secret memory MADV_WIPEONFORK, so a retained pin-value
-     * reads as zeros here.  Logging in with it would count as a failed
-     * attempt towards the token's PIN lockout: drop it and say why at
-     * login.  (Where the kernel refused WIPEONFORK the PIN is intact and
-     * still used.) */
+    /* The retained pin-value normally survives fork (a pre-forking
+     * server's workers log in again with it).  Should the secure memory
+     * have been wiped in the child (MADV_WIPEONFORK), it reads as zeros:
+     * logging in with that would count as a failed attempt towards the
+     * token's PIN lockout, so drop it and say why at login instead. */
     if (tok->pin != NULL && tok->pin->len > 0) {
         uint8_t any = 0;
         for (size_t i = 0; i < tok->pin->len; i++)
@@ -1006,7 +1037,7 @@ hsm_token_check_fork_unlocked(hsm_token *tok)
     if (ret != HSMSSP_OK)
         goto cleanup; /* pid unchanged: the next call tries again */
     tok->pid = me;
-    ret = token_refind_unlocked(tok);
+    ret = token_refind_unlocked(tok, true);
     if (ret == HSMSSP_OK)
         ret = owner_open_unlocked(tok);
     base_log(ret == HSMSSP_OK ? HSMSSP_LOG_INFO : HSMSSP_LOG_ERROR, "hsm",
@@ -1034,6 +1065,17 @@ hsm_session_get(hsm_token *tok, hsm_sess **s_out)
     ret = hsm_token_check_fork_unlocked(tok);
     if (ret != HSMSSP_OK)
         goto cleanup;
+    /* No owner session means a recovery failed and the login is gone:
+     * a new session would not see private objects (a key lookup would
+     * say "not found" instead of "lost").  Report the loss so that the
+     * caller runs hsm_token_recover().  owner is written under tok->lock
+     * (and owner_lock), so reading it here is consistent. */
+    if (tok->owner == CK_INVALID_HANDLE) {
+        ret = BASE_ERR(HSMSSP_ERR_SESSION_LOST,
+                       "token '%s': not logged in (an earlier recovery "
+                       "failed)", tok->ident.label);
+        goto cleanup;
+    }
     if (tok->pool != NULL) {
         s = tok->pool;
         tok->pool = s->next;
@@ -1158,7 +1200,7 @@ hsm_token_recover(hsm_token *tok, uint64_t seen_gen)
     /* Close everything first, so no handle leaks whatever happens next;
      * C_CloseAllSessions also ends the login (PKCS#11 sec. 5.6). */
     sessions_reset_unlocked(tok, true);
-    ret = token_refind_unlocked(tok);
+    ret = token_refind_unlocked(tok, false);
     if (ret == HSMSSP_OK)
         ret = owner_open_unlocked(tok);
     if (ret == HSMSSP_ERR_NO_TOKEN)
@@ -1237,6 +1279,8 @@ hsm_token_open(const hsm_config *cfg, hsm_token **tok_out)
     ret = uri_parse(tok->token_uri, &uri);
     if (ret == HSMSSP_OK)
         ret = token_find_unlocked(tok, uri);
+    if (ret == HSMSSP_ERR_NO_TOKEN)
+        ret = token_find_again_unlocked(tok, uri);
     if (ret == HSMSSP_OK)
         ret = owner_open_unlocked(tok);
     pthread_mutex_unlock(&tok->owner_lock);

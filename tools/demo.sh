@@ -95,11 +95,17 @@ step "4. The objects as another PKCS#11 tool sees them"
 if command -v pkcs11-tool >/dev/null; then
     # pkcs11-tool takes the PIN on its command line; it is a throw-away
     # token's PIN, so this is acceptable here only.
+    # One line per secret-key object: its label, type and access flags.
     pkcs11-tool --module "$softhsm" --token-label hsmssp-demo --login \
         --pin "$(cat "$demo/pin")" --list-objects --type secrkey 2>/dev/null |
-        grep -E 'Secret Key Object|label|ID:|Usage|Access' | sed 's/^/      /' ||
+        awk '/^Secret Key Object/ { sub(/^Secret Key Object; /, ""); t = $0 }
+             /label:/ { sub(/^ *label: */, ""); l = $0 }
+             /Access:/ { sub(/^ *Access: */, "");
+                         printf "      %-56s %s, %s\n", l, t, $0 }' | sort ||
         say "(pkcs11-tool could not list the objects)"
-    say "every object: sensitive, never extractable; reading CKA_VALUE fails."
+    say "each object is sensitive and not extractable: the token never hands"
+    say "its value out.  The etype 19 key comes with its per-usage keys (/u<usage><role>),"
+    say "made at import; etype 18 derives its per-usage keys on the token when used."
 else
     say "(pkcs11-tool from opensc not installed; skipped)"
 fi

@@ -45,9 +45,13 @@
  * injected into an OP function (see term_out() below).  Parameter names
  * are fixed: s is always the session. */
 #define FM_FUNCS(X)                                                          \
+    /* General-purpose functions (PKCS#11 v2.40 sec. 5.4).  The entry point, \
+     * C_GetFunctionList, stays out of the list. */                          \
     X(C_Initialize, (void *a), (a), 0, OWN, (void)0)                         \
     X(C_Finalize, (void *r), (r), 0, OWN, (void)0)                           \
     X(C_GetInfo, (CK_INFO_PTR i), (i), 0, FWD, (void)0)                      \
+    /* Slot and token management (sec. 5.5).  A removed token shows here     \
+     * first: rules on C_GetSlotList/C_GetTokenInfo model an empty slot. */  \
     X(C_GetSlotList, (CK_BBOOL p, CK_SLOT_ID_PTR l, CK_ULONG_PTR n),         \
       (p, l, n), 0, FWD, (void)0)                                            \
     X(C_GetSlotInfo, (CK_SLOT_ID id, CK_SLOT_INFO_PTR i), (id, i), 0, FWD,   \
@@ -67,6 +71,8 @@
       (s, p, n), s, FWD, (void)0)                                            \
     X(C_SetPIN, (CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR o, CK_ULONG on,        \
       CK_UTF8CHAR_PTR p, CK_ULONG pn), (s, o, on, p, pn), s, FWD, (void)0)   \
+    /* Session management (sec. 5.6).  Opening and closing are tracked       \
+     * for the leak counters; C_Login is where PIN faults are injected. */   \
     X(C_OpenSession, (CK_SLOT_ID id, CK_FLAGS f, void *app, CK_NOTIFY cb,    \
       CK_SESSION_HANDLE_PTR ps), (id, f, app, cb, ps), 0, OWN, (void)0)      \
     X(C_CloseSession, (CK_SESSION_HANDLE s), (s), s, OWN, (void)0)           \
@@ -82,6 +88,8 @@
     X(C_Login, (CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR_PTR p,      \
       CK_ULONG n), (s, u, p, n), s, FWD, (void)0)                            \
     X(C_Logout, (CK_SESSION_HANDLE s), (s), s, FWD, (void)0)                 \
+    /* Object management (sec. 5.7).  Creation is tracked with the           \
+     * session it happened in: a session object dies with that session. */   \
     X(C_CreateObject, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n,  \
       CK_OBJECT_HANDLE_PTR o), (s, t, n, o), s, OWN, (void)0)                \
     X(C_CopyObject, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,                \
@@ -102,6 +110,8 @@
     X(C_FindObjects, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o,           \
       CK_ULONG m, CK_ULONG_PTR n), (s, o, m, n), s, FWD, (void)0)            \
     X(C_FindObjectsFinal, (CK_SESSION_HANDLE s), (s), s, FWD, (void)0)       \
+    /* Encryption (sec. 5.8).  Faults injected after the Init end the        \
+     * real operation (OP kind), as a failing real call would. */            \
     X(C_EncryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,               \
       CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
     X(C_Encrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,            \
@@ -114,6 +124,7 @@
     X(C_EncryptFinal,                                                        \
       (CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG_PTR on), (s, o, on), s,  \
       OP, term_final(real_->C_EncryptFinal, s))                              \
+    /* Decryption (sec. 5.9). */                                             \
     X(C_DecryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,               \
       CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
     X(C_Decrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,            \
@@ -126,6 +137,7 @@
     X(C_DecryptFinal,                                                        \
       (CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG_PTR on), (s, o, on), s,  \
       OP, term_final(real_->C_DecryptFinal, s))                              \
+    /* Message digesting (sec. 5.10); C_DigestKey digests a key object. */   \
     X(C_DigestInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m), (s, m), s,    \
       FWD, (void)0)                                                          \
     X(C_Digest, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,             \
@@ -138,6 +150,7 @@
       OP, term_digest_key(real_, s, k))                                      \
     X(C_DigestFinal, (CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG_PTR on),  \
       (s, o, on), s, OP, term_final(real_->C_DigestFinal, s))                \
+    /* Signing and MACing (sec. 5.11): the Kerberos checksums are C_Sign. */ \
     X(C_SignInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,                  \
       CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
     X(C_Sign, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,               \
@@ -153,6 +166,7 @@
     X(C_SignRecover, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,        \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
       term_out(real_->C_SignRecover, s, d, n, NULL, NULL, NULL))             \
+    /* Verifying signatures and MACs (sec. 5.12). */                         \
     X(C_VerifyInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,                \
       CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
     X(C_Verify, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,             \
@@ -168,6 +182,8 @@
     X(C_VerifyRecover, (CK_SESSION_HANDLE s, CK_BYTE_PTR g, CK_ULONG gn,     \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, g, gn, o, on), s, OP,             \
       term_out(real_->C_VerifyRecover, s, g, gn, NULL, NULL, NULL))          \
+    /* Dual-function operations (sec. 5.13): an injected fault ends both     \
+     * operations the session had active. */                                 \
     X(C_DigestEncryptUpdate, (CK_SESSION_HANDLE s, CK_BYTE_PTR d,            \
       CK_ULONG n, CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,  \
       term_out(real_->C_DigestEncryptUpdate, s, d, n, real_->C_DigestFinal,  \
@@ -184,6 +200,8 @@
       CK_ULONG n, CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,  \
       term_out(real_->C_DecryptVerifyUpdate, s, d, n,                        \
       real_->C_DecryptFinal, NULL, real_->C_VerifyFinal))                    \
+    /* Key management (sec. 5.14): every call that makes an object is        \
+     * tracked; C_DeriveKey makes the per-usage Kerberos keys. */            \
     X(C_GenerateKey, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,               \
       CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o),               \
       (s, m, t, n, o), s, OWN, (void)0)                                      \
@@ -201,6 +219,8 @@
     X(C_DeriveKey, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,                 \
       CK_OBJECT_HANDLE b, CK_ATTRIBUTE_PTR t, CK_ULONG n,                    \
       CK_OBJECT_HANDLE_PTR o), (s, m, b, t, n, o), s, OWN, (void)0)          \
+    /* Random numbers (sec. 5.15) and the legacy parallel functions          \
+     * (sec. 5.16), forwarded like the rest. */                              \
     X(C_SeedRandom, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n),        \
       (s, d, n), s, FWD, (void)0)                                            \
     X(C_GenerateRandom, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n),    \
@@ -271,6 +291,7 @@ static struct {
 static struct fm_rule *fm_rules;
 static size_t fm_n_rules, fm_cap_rules;
 static bool fm_emulate = true;
+static bool fm_debug; /* HSMSSP_FAULT_DEBUG=1: trace to stderr */
 
 static unsigned long fm_counts[FM_N];
 static unsigned long fm_calls, fm_injected, fm_emulated_closes;
@@ -625,6 +646,8 @@ read_env_unlocked(void)
     if (file != NULL && *file == '\0')
         file = NULL;
     fm_emulate = !(emu != NULL && strcmp(emu, "0") == 0);
+    fm_debug = getenv("HSMSSP_FAULT_DEBUG") != NULL &&
+               strcmp(getenv("HSMSSP_FAULT_DEBUG"), "1") == 0;
     if (!str_differs(rules, fm_env_rules) &&
         !str_differs(file, fm_rules_file))
         return;
@@ -756,6 +779,10 @@ fm_enter(int idx, CK_SESSION_HANDLE sess, CK_RV *rv_out)
             break;
         }
     }
+    if (fm_debug)
+        fprintf(stderr, "hsmssp_faultmod: %s #%lu session %lu%s\n",
+                fm_names[idx], n, (unsigned long)sess,
+                inject ? " -> injected" : "");
     if (inject) {
         fm_injected++;
         /* Emulation: make the real module lose what a real token would
@@ -1035,6 +1062,8 @@ fm_C_Initialize(void *a)
     return rv;
 }
 
+/* After the real C_Finalize no session or session object survives;
+ * token objects do (they live in the token's storage). */
 static CK_RV
 fm_C_Finalize(void *r)
 {
@@ -1052,6 +1081,8 @@ fm_C_Finalize(void *r)
     return rv;
 }
 
+/* Sessions are tracked with their slot: C_CloseAllSessions names a slot,
+ * and an emulated removal closes every session this module has seen. */
 static CK_RV
 fm_C_OpenSession(CK_SLOT_ID id, CK_FLAGS f, void *app, CK_NOTIFY cb,
                  CK_SESSION_HANDLE_PTR ps)
@@ -1067,6 +1098,9 @@ fm_C_OpenSession(CK_SLOT_ID id, CK_FLAGS f, void *app, CK_NOTIFY cb,
     return rv;
 }
 
+/* A session the emulation already closed reaches the real module as an
+ * invalid handle; the caller still sees the real module's answer, which
+ * is what a real token would give after losing the session. */
 static CK_RV
 fm_C_CloseSession(CK_SESSION_HANDLE s)
 {
@@ -1083,6 +1117,7 @@ fm_C_CloseSession(CK_SESSION_HANDLE s)
     return rv;
 }
 
+/* Every tracked session of the slot goes, with its session objects. */
 static CK_RV
 fm_C_CloseAllSessions(CK_SLOT_ID id)
 {
@@ -1102,6 +1137,9 @@ fm_C_CloseAllSessions(CK_SLOT_ID id)
     return rv;
 }
 
+/* Object creators: an object is counted only when the real module made
+ * it; an injected failure never reaches the module, so a token layer that
+ * cleans up after a failed import shows no leftover here. */
 static CK_RV
 fm_C_CreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                   CK_OBJECT_HANDLE_PTR o)
@@ -1126,6 +1164,10 @@ fm_C_CopyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_PTR t,
     return rv;
 }
 
+/* Destroying removes the record by handle.  Token objects found again
+ * after a re-login may carry new handles: their records can outlive
+ * them, which is why token_objects is only meaningful between
+ * recoveries. */
 static CK_RV
 fm_C_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {

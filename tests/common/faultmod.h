@@ -19,6 +19,7 @@
  *                            changed (replace it with rename(2) to change
  *                            it atomically); a missing file holds no rules.
  *   HSMSSP_FAULT_EMULATE     "0" turns off the side effects below.
+ *   HSMSSP_FAULT_DEBUG       "1" traces every call (and injection) to stderr.
  *
  * Rule syntax: FUNCTION ":" WHEN "=" CODE, separated by ';' or newlines;
  * '#' starts a comment up to the end of the line.  FUNCTION is a PKCS#11
@@ -50,7 +51,9 @@ struct hsmssp_fault_stats {
     unsigned long open_sessions;   /* real sessions open right now */
     unsigned long session_objects; /* session objects created and alive */
     unsigned long token_objects;   /* CKA_TOKEN objects created, not
-                                      destroyed (by this process) */
+                                      destroyed, by handle: after a
+                                      re-login the same object may be
+                                      destroyed under a new handle */
     unsigned long emulated_closes; /* real sessions closed by emulation */
     int initialized;               /* real module initialised through us */
 };

@@ -18,6 +18,7 @@
  *   cache), threads sharing a key, persistent keys found again by CKA_ID.
  */
 #include <pthread.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -790,6 +791,94 @@ test_strategies(void **state)
     }
 }
 
+/* ---- fork() ------------------------------------------------------------ */
+
+/* In a child, the token is re-initialised on first use: session keys of
+ * the parent fail with HSMSSP_ERR_FORKED, persistent keys are found again
+ * by CKA_ID, new keys work; the parent is unaffected. */
+static void
+fork_on(tu_token_kind kind)
+{
+    hsm_token *tok = tok_of(kind);
+    uint8_t kb[32], id[8], msg[50], ct1[128], ct2[128], pt[128];
+    size_t c1, c2 = 0, plen;
+    hsm_key *sk = NULL, *pk = NULL;
+    bool persistent = kind == TU_SOFTHSM;
+    pid_t pid;
+    int status = 0;
+
+    tu_fill(kb, 32, 5);
+    tu_fill(msg, sizeof(msg), 6);
+    tu_fill(id, sizeof(id), (uint32_t)getpid() ^ 0x5a5a);
+    TU_OK(import_key(tok, 18, kb, 32, HSM_KEY_SESSION, &sk));
+    TU_OK(hsm_krb_encrypt(sk, 22, msg, sizeof(msg), ct1, sizeof(ct1), &c1));
+    if (persistent) {
+        base_secret *sec = NULL;
+        hsm_key_spec spec;
+        memset(&spec, 0, sizeof(spec));
+        spec.etype = 18;
+        spec.persistent = true;
+        spec.id = id;
+        spec.id_len = sizeof(id);
+        spec.label = "test/fork";
+        TU_OK(base_secret_from(kb, 32, &sec));
+        TU_OK(hsm_key_import(tok, &spec, sec, &pk));
+        base_secret_free(sec);
+        TU_OK(hsm_krb_encrypt(pk, 2, msg, sizeof(msg), ct2, sizeof(ct2),
+                              &c2));
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int code = 0;
+        hsm_key *nk = NULL;
+        hsmssp_err r = hsm_krb_decrypt(sk, 22, ct1, c1, pt, sizeof(pt),
+                                       &plen);
+        if (r != HSMSSP_ERR_FORKED) {
+            fprintf(stderr, "child: session key gave %s (%s)\n",
+                    hsmssp_err_name(r), hsmssp_last_error_detail());
+            code |= 1;
+        }
+        if (persistent &&
+            (hsm_krb_decrypt(pk, 2, ct2, c2, pt, sizeof(pt), &plen) !=
+                 HSMSSP_OK ||
+             memcmp(pt, msg, sizeof(msg)) != 0))
+            code |= 2;
+        if (import_key(tok, 18, kb, 32, HSM_KEY_SESSION, &nk) != HSMSSP_OK ||
+            hsm_krb_decrypt(nk, 22, ct1, c1, pt, sizeof(pt), &plen) !=
+                HSMSSP_OK ||
+            memcmp(pt, msg, sizeof(msg)) != 0)
+            code |= 4;
+        hsm_key_free(nk);
+        _exit(code);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* the parent's keys still work */
+    TU_OK(hsm_krb_decrypt(sk, 22, ct1, c1, pt, sizeof(pt), &plen));
+    assert_memory_equal(pt, msg, sizeof(msg));
+    hsm_key_free(sk);
+    if (persistent) {
+        TU_OK(hsm_krb_decrypt(pk, 2, ct2, c2, pt, sizeof(pt), &plen));
+        TU_OK(hsm_key_destroy(pk));
+    }
+}
+
+static void
+test_fork_softhsm(void **state)
+{
+    (void)state;
+    fork_on(TU_SOFTHSM);
+}
+
+static void
+test_fork_nss(void **state)
+{
+    (void)state;
+    fork_on(TU_NSS);
+}
+
 int
 main(void)
 {
@@ -810,6 +899,8 @@ main(void)
         cmocka_unit_test(test_persistent_softhsm),
         cmocka_unit_test(test_policy_softhsm),
         cmocka_unit_test(test_nss_no_persistent),
+        cmocka_unit_test(test_fork_softhsm),
+        cmocka_unit_test(test_fork_nss),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

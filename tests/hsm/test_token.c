@@ -9,6 +9,7 @@
  * test that destroys storage first copies the token into a private
  * directory of its own.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -725,9 +726,10 @@ test_recover_token_deleted(void **state)
     TU_ERR(e, HSMSSP_ERR_TOKEN_REMOVED);
     assert_int_equal(tok->owner, CK_INVALID_HANDLE);
     assert_null(tok->pool);
-    /* Objects of the old generation are gone. */
-    e = hsm_object_check(tok, obj, &sens, &extr, &vrv);
-    assert_int_not_equal(e, HSMSSP_OK);
+    /* Until a recovery works, the pool refuses too: its sessions would
+     * not be logged in. */
+    TU_ERR(hsm_object_check(tok, obj, &sens, &extr, &vrv),
+           HSMSSP_ERR_SESSION_LOST);
 
     {
         CK_SESSION_HANDLE h;
@@ -808,9 +810,23 @@ test_call_counts(void **state)
     void *res;
 
     (void)state;
-    c0 = hsm_token_call_count(tok);
-    TU_OK(hsm_session_get(tok, &s)); /* C_OpenSession */
-    assert_int_equal(hsm_token_call_count(tok) - c0, 1);
+    /* The probe may have left sessions in the pool: borrowing them costs
+     * nothing, the next one costs one C_OpenSession. */
+    {
+        hsm_sess *held[64];
+        size_t n = 0;
+        for (hsm_sess *p = tok->pool; p != NULL; p = p->next)
+            n++;
+        assert_true(n < BASE_ARRAY_LEN(held));
+        c0 = hsm_token_call_count(tok);
+        for (size_t i = 0; i < n; i++)
+            TU_OK(hsm_session_get(tok, &held[i]));
+        assert_int_equal(hsm_token_call_count(tok), c0);
+        TU_OK(hsm_session_get(tok, &s)); /* C_OpenSession */
+        assert_int_equal(hsm_token_call_count(tok) - c0, 1);
+        for (size_t i = 0; i < n; i++)
+            hsm_session_put(tok, held[i], false);
+    }
     hsm_session_put(tok, s, false);
     c1 = hsm_token_call_count(tok);
     TU_OK(hsm_session_get(tok, &s)); /* pooled: no call */
@@ -966,16 +982,18 @@ main(void)
         cmocka_unit_test(test_level_names),
         cmocka_unit_test(test_accessors),
     };
+    /* NSS softoken keeps some allocations of its C_Initialize (NSPR
+     * locks, parsed init arguments) for the life of the process, pointed
+     * to from its own globals.  When p11-kit unloads it after the last
+     * C_Finalize those pointers vanish and LeakSanitizer reports the
+     * blocks, with frames attributed to whatever library later occupies
+     * the addresses, so no suppression can name them.  Pinning the module
+     * in memory keeps them reachable; every C_Initialize/C_Finalize cycle
+     * still runs. */
+    (void)dlopen(TU_NSS_MODULE, RTLD_NOW | RTLD_NODELETE);
     /* HSMSSP_TEST_FILTER=pattern runs a subset (when debugging). */
     if (getenv("HSMSSP_TEST_FILTER") != NULL)
         cmocka_set_test_filter(getenv("HSMSSP_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
-/* TEMPORARY until hsm/probe.c has content. */
-__attribute__((weak)) hsmssp_err
-hsm_probe_run(hsm_token *t)
-{
-    (void)t;
-    return HSMSSP_OK;
-}
