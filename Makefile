@@ -71,8 +71,8 @@ fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
 	       -max_len=2048 -print_final_stats=1 \
 	       -artifact_prefix=$$fb/fuzz-artifacts/$$t- \
 	       $$fb/fuzz-corpus/$$t >$$fb/fuzz-logs/$$t.log 2>&1; then \
-	    echo "fuzz: $$t: $$(grep -h stat::number_of_executed_units \
-	      $$fb/fuzz-logs/$$t.log | tr -s ' ' | cut -d: -f4) executions," \
+	    echo "fuzz: $$t: $$(awk '/stat::number_of_executed_units/ \
+	      {print $$2}' $$fb/fuzz-logs/$$t.log) executions," \
 	      "corpus $$(ls $$fb/fuzz-corpus/$$t | wc -l) inputs"; \
 	  else \
 	    echo "fuzz: $$t FAILED (log $$fb/fuzz-logs/$$t.log):"; \

@@ -402,12 +402,15 @@ get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
 
     memset(d, 0, sizeof(*d));
     if (plan->derive == HSM_DERIVE_HOST_IMPORT) {
+        /* key->stored may be replaced by a refresh in another thread. */
+        pthread_mutex_lock(&key->lock);
         for (size_t i = 0; i < key->n_stored; i++) {
-            if (key->stored[i].usage == usage && key->stored[i].role == role) {
+            if (key->stored[i].usage == usage && key->stored[i].role == role)
                 d->obj = key->stored[i].obj;
-                return HSMSSP_OK;
-            }
         }
+        pthread_mutex_unlock(&key->lock);
+        if (d->obj != CK_INVALID_HANDLE)
+            return HSMSSP_OK;
         return BASE_ERR(HSMSSP_ERR_MECHANISM_MISSING,
                         "%s key usage %d was not derived at import, and the "
                         "token lacks CKM_SP800_108_COUNTER_KDF to derive it "

@@ -711,8 +711,17 @@ hsm_key_destroy(hsm_key *key)
 {
     if (key == NULL)
         return HSMSSP_OK;
-    if (key->pid != getpid())
+    if (key->pid != getpid() && !key->persistent)
         return BASE_ERR0(HSMSSP_ERR_FORKED);
+    /* After a recovery or fork the handles are stale: look the persistent
+     * objects up again so that they, not dead handles, are destroyed. */
+    if (key->persistent && (key->pid != getpid() ||
+                            key->gen != hsm_token_generation(key->tok))) {
+        hsmssp_err ret = hsm_key_refresh_unlocked(key);
+        if (ret != HSMSSP_OK)
+            return ret;
+        key->pid = getpid();
+    }
     key_release(key, true);
     return HSMSSP_OK;
 }
