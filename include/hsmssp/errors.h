@@ -71,6 +71,32 @@ extern "C" {
       "ciphertext is malformed or truncated")                                \
     X(HSMSSP_ERR_UNKNOWN_ENCTYPE, 52, PROTOCOL, "unknown encryption type")   \
     X(HSMSSP_ERR_UNKNOWN_CKSUMTYPE, 53, PROTOCOL, "unknown checksum type")   \
+    X(HSMSSP_ERR_BAD_TOKEN, 54, PROTOCOL, "token is malformed")              \
+    X(HSMSSP_ERR_LIMIT, 55, PROTOCOL, "input exceeds a configured limit")    \
+    X(HSMSSP_ERR_REPLAY, 56, PROTOCOL, "replayed authenticator")             \
+    X(HSMSSP_ERR_DUPLICATE, 57, PROTOCOL,                                    \
+      "duplicate or too old message token")                                  \
+    X(HSMSSP_ERR_OUT_OF_SEQUENCE, 58, PROTOCOL,                              \
+      "message token out of sequence (gap or reordering)")                   \
+    X(HSMSSP_ERR_BAD_BINDINGS, 59, PROTOCOL, "channel bindings mismatch")    \
+    X(HSMSSP_ERR_CLOCK_SKEW, 60, PROTOCOL,                                   \
+      "clock skew too great")                                                \
+    X(HSMSSP_ERR_TICKET_EXPIRED, 61, PROTOCOL, "ticket expired")             \
+    X(HSMSSP_ERR_TICKET_NOT_YET_VALID, 62, PROTOCOL,                         \
+      "ticket not yet valid")                                                \
+    X(HSMSSP_ERR_CONTEXT_EXPIRED, 63, PROTOCOL, "security context expired")  \
+    X(HSMSSP_ERR_WRONG_PRINCIPAL, 64, PROTOCOL,                              \
+      "ticket is for a principal this credential has no key for")            \
+    X(HSMSSP_ERR_NO_KEY, 65, PROTOCOL,                                       \
+      "no key with the ticket's key version and encryption type")            \
+    X(HSMSSP_ERR_BAD_PAC, 66, PROTOCOL,                                      \
+      "PAC is malformed or does not match the ticket")                       \
+    X(HSMSSP_ERR_WRONG_MECH, 67, PROTOCOL,                                   \
+      "token is for another mechanism")                                      \
+    X(HSMSSP_ERR_CONTEXT_STATE, 68, USAGE,                                   \
+      "call not valid in the context's current state")                       \
+    X(HSMSSP_ERR_PEER_ERROR, 69, PROTOCOL,                                   \
+      "the peer answered with an error")                                     \
     /* policy */                                                             \
     X(HSMSSP_ERR_POLICY_HOST_OP, 70, POLICY,                                 \
       "operation would run on the host with key material (H(op))")           \
@@ -78,10 +104,22 @@ extern "C" {
       "memory cannot be locked and policy requires it")                      \
     X(HSMSSP_ERR_POLICY_ENCTYPE, 72, POLICY,                                 \
       "encryption type disabled by policy")                                  \
+    X(HSMSSP_ERR_POLICY_BINDINGS, 73, POLICY,                                \
+      "policy requires channel bindings and none were given")                \
+    X(HSMSSP_ERR_POLICY_DELEGATION, 74, POLICY,                              \
+      "delegation not permitted by policy")                                  \
+    X(HSMSSP_ERR_NO_IMPERSONATION, 75, POLICY,                               \
+      "client cannot be impersonated (no local account or no privilege)")    \
     /* internal */                                                           \
     X(HSMSSP_ERR_NOMEM, 90, INTERNAL, "out of memory")                       \
     X(HSMSSP_ERR_CRYPTO, 91, INTERNAL, "host cryptography failed")           \
     X(HSMSSP_ERR_RANDOM, 92, INTERNAL, "random number generation failed")    \
+    X(HSMSSP_ERR_RCACHE_IO, 93, INTERNAL,                                    \
+      "replay cache cannot be read or written")                              \
+    X(HSMSSP_ERR_RCACHE_FULL, 94, INTERNAL,                                  \
+      "replay cache is full of unexpired entries")                           \
+    X(HSMSSP_ERR_UNSUPPORTED, 95, USAGE,                                     \
+      "function not supported by this package")                              \
     X(HSMSSP_ERR_INTERNAL, 99, INTERNAL, "internal error")
 
 typedef enum hsmssp_err {
