@@ -219,7 +219,7 @@ typedef struct hsm_stored_usage {
     CK_OBJECT_HANDLE obj;
 } hsm_stored_usage;
 
-#define HSM_ID_MAX 64
+#define HSM_ID_MAX 320
 
 struct hsm_key {
     hsm_token *tok;

@@ -311,4 +311,67 @@ hsmssp_err hsm_krb_checksum_verify(hsm_key *key, int32_t usage,
 /* Number of derived-key objects in the token's cache, for tests. */
 size_t hsm_token_cache_size(hsm_token *tok);
 
+/* ---- enumeration ---------------------------------------------------- */
+
+/* Called once per secret-key object whose CKA_ID starts with the prefix:
+ * its CKA_ID and CKA_LABEL (NUL-terminated, "" when absent).  Return
+ * false to stop the walk. */
+typedef bool (*hsm_id_fn)(void *arg, const uint8_t *id, size_t id_len,
+                          const char *label);
+
+/* Walks the persistent (CKA_TOKEN=TRUE) and, when session is true, this
+ * process's session secret-key objects of the token, visiting those whose
+ * CKA_ID starts with prefix (prefix_len 0: all).  At most max_objects
+ * objects are examined (HSMSSP_ERR_LIMIT beyond), so a crowded token
+ * cannot make a caller loop without bound. */
+hsmssp_err hsm_key_list(hsm_token *tok, const uint8_t *prefix,
+                        size_t prefix_len, bool session, size_t max_objects,
+                        hsm_id_fn fn, void *arg) BASE_WUR;
+
+/* Whether keys can be stored on the token (CKA_TOKEN=TRUE objects). */
+bool hsm_token_persistent(hsm_token *tok);
+
+/* ---- host-side helpers (public data, randomness) -------------------- */
+
+/* Digest of public data ("MD5", "SHA1", "SHA256", "SHA384") with the
+ * project's private OpenSSL context; out needs the digest size. */
+hsmssp_err hsm_digest(const char *name, const uint8_t *in, size_t len,
+                      uint8_t *out, size_t *out_len) BASE_WUR;
+
+/* n random bytes from the host's CSPRNG (OpenSSL's DRBG, seeded by the
+ * kernel), for confounders, nonces, sequence numbers and subkeys. */
+hsmssp_err hsm_random(uint8_t *out, size_t n) BASE_WUR;
+
+/* ---- the arrival window (DESIGN sec. 2, class S keys) --------------- */
+
+/* A session key (ticket session key, authenticator or AP-REP subkey,
+ * delegated TGT key) arrives inside a message that must be decrypted and
+ * parsed on the host, so its bytes are on the host anyway.  While they
+ * are, the provider may use them on the host to open the authenticator
+ * and build the AP-REP (level H(arrival)); then the key is imported with
+ * hsm_key_import() and its bytes wiped.  These two calls are that use:
+ * RFC 3961 encrypt and decrypt with key bytes the caller holds in a
+ * base_secret.  They refuse long-term keys by construction (there is no
+ * way to get long-term key bytes back from the token). */
+
+/* Decrypts in with the key for usage; *plain_out is a new base_secret
+ * holding the plaintext (confounder removed).  HSMSSP_ERR_INTEGRITY /
+ * HSMSSP_ERR_BAD_CIPHERTEXT as hsm_krb_decrypt(). */
+hsmssp_err hsm_arrival_decrypt(int32_t etype, const base_secret *key,
+                               int32_t usage, const uint8_t *in,
+                               size_t in_len, base_secret **plain_out)
+    BASE_WUR;
+
+/* Encrypts in (out needs hsm_krb_enc_len() bytes). */
+hsmssp_err hsm_arrival_encrypt(int32_t etype, const base_secret *key,
+                               int32_t usage, const uint8_t *in,
+                               size_t in_len, uint8_t *out, size_t out_cap,
+                               size_t *out_len) BASE_WUR;
+
+/* Fresh random key of the etype's length in a new base_secret (for
+ * subkeys: generated on the host, used in the arrival window, imported,
+ * wiped). */
+hsmssp_err hsm_arrival_random_key(int32_t etype, base_secret **key_out)
+    BASE_WUR;
+
 #endif

@@ -41,6 +41,10 @@ extern "C" {
     X(HSMSSP_ERR_BAD_URI, 5, USAGE, "invalid PKCS#11 URI")                   \
     X(HSMSSP_ERR_FILE_PERMS, 6, USAGE,                                       \
       "file is readable by group or others")                                 \
+    X(HSMSSP_ERR_CONTEXT_STATE, 7, USAGE,                                    \
+      "call not valid in the context's current state")                       \
+    X(HSMSSP_ERR_UNSUPPORTED, 8, USAGE,                                      \
+      "function not supported by this package")                              \
     /* token */                                                              \
     X(HSMSSP_ERR_MODULE_LOAD, 20, TOKEN, "PKCS#11 module cannot be loaded")  \
     X(HSMSSP_ERR_MODULE_INIT, 21, TOKEN,                                     \
@@ -93,8 +97,6 @@ extern "C" {
       "PAC is malformed or does not match the ticket")                       \
     X(HSMSSP_ERR_WRONG_MECH, 67, PROTOCOL,                                   \
       "token is for another mechanism")                                      \
-    X(HSMSSP_ERR_CONTEXT_STATE, 68, USAGE,                                   \
-      "call not valid in the context's current state")                       \
     X(HSMSSP_ERR_PEER_ERROR, 69, PROTOCOL,                                   \
       "the peer answered with an error")                                     \
     /* policy */                                                             \
@@ -118,8 +120,6 @@ extern "C" {
       "replay cache cannot be read or written")                              \
     X(HSMSSP_ERR_RCACHE_FULL, 94, INTERNAL,                                  \
       "replay cache is full of unexpired entries")                           \
-    X(HSMSSP_ERR_UNSUPPORTED, 95, USAGE,                                     \
-      "function not supported by this package")                              \
     X(HSMSSP_ERR_INTERNAL, 99, INTERNAL, "internal error")
 
 typedef enum hsmssp_err {
