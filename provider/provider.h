@@ -54,6 +54,15 @@ hsmssp_err prov_env_token(prov_env *env, hsm_token **tok_out) BASE_WUR;
  * parent's credentials and contexts (their session objects are gone). */
 pid_t prov_env_pid(const prov_env *env);
 
+/* State a package keeps per env (the Kerberos replay cache, keys imported
+ * into session objects): made by make() on the first call, under the
+ * env's lock (make() must not call prov_env_token()), destroyed with the
+ * env; owner (the package's address) tells the slots apart. */
+hsmssp_err prov_env_state(prov_env *env, const void *owner,
+                          hsmssp_err (*make)(prov_env *env, void **state_out),
+                          void (*destroy)(void *state), void **state_out)
+    BASE_WUR;
+
 /* Wall clock in microseconds since the Unix epoch. */
 int64_t prov_now_us(void);
 
