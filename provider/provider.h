@@ -150,16 +150,31 @@ typedef struct prov_ctx_info {
     int32_t enc_alg; /* enctype number */
 } prov_ctx_info;
 
-/* Authorization facts (the Kerberos PAC, when there was one). */
+/* A SID in string form ("S-1-5-21-...") with its SE_GROUP_* attributes. */
+typedef struct prov_sid {
+    char *sid;
+    uint32_t attributes;
+} prov_sid;
+
+/* Authorization facts (the Kerberos PAC, when there was one).  Views into
+ * the context; valid while it lives. */
 typedef struct prov_authz {
     bool has_pac;
+    const char *client_name; /* PAC_CLIENT_INFO */
+    bool has_upn_dns_info;
+    const char *upn, *dns_domain;
     bool has_logon_info;
-    const char *upn, *dns_domain, *logon_name, *logon_domain;
+    const char *effective_name, *full_name, *logon_server;
+    const char *logon_domain_name, *logon_domain_sid;
     const char *user_sid, *primary_group_sid;
-    const char *const *group_sids; /* user's group SIDs, in PAC order */
-    size_t n_group_sids;
-    const char *const *extra_sids;
+    uint32_t user_flags;
+    const prov_sid *groups;
+    size_t n_groups;
+    const prov_sid *extra_sids;
     size_t n_extra_sids;
+    const char *resource_domain_sid;
+    const prov_sid *resource_groups;
+    size_t n_resource_groups;
 } prov_authz;
 
 /* ---- packages -------------------------------------------------------- */
@@ -173,10 +188,24 @@ typedef struct prov_identity {
     size_t user_len, domain_len, password_len;
 } prov_identity;
 
+/* Package capabilities (sspi/ maps them to SECPKG_FLAG_*). */
+#define PROV_CAP_INTEGRITY 0x0001u
+#define PROV_CAP_PRIVACY 0x0002u
+#define PROV_CAP_TOKEN_ONLY 0x0004u
+#define PROV_CAP_CONNECTION 0x0008u
+#define PROV_CAP_EXTENDED_ERROR 0x0010u
+#define PROV_CAP_IMPERSONATION 0x0020u
+#define PROV_CAP_MUTUAL_AUTH 0x0040u
+#define PROV_CAP_DELEGATION 0x0080u
+#define PROV_CAP_GSS_COMPATIBLE 0x0100u
+#define PROV_CAP_NEGOTIABLE 0x0200u
+#define PROV_CAP_READONLY_WITH_CHECKSUM 0x0400u
+#define PROV_CAP_LOGON 0x0800u
+
 typedef struct prov_package {
     const char *name;    /* "Kerberos" */
     const char *comment; /* one line */
-    uint32_t caps;       /* SECPKG_FLAG_* bits (numbers only) */
+    uint32_t caps;       /* PROV_CAP_* */
     uint16_t version;
     uint16_t rpcid;
     uint32_t max_token;

@@ -448,7 +448,7 @@ kerb_dec_error(base_der in, kerb_error *e)
 /* KRB-CRED ::= [APPLICATION 22] SEQUENCE { pvno [0], msg-type [1],
  *     tickets [2] SEQUENCE OF Ticket, enc-part [3] EncryptedData } */
 hsmssp_err
-kerb_dec_cred(base_der in, kerb_cred *c)
+kerb_dec_cred(base_der in, kerb_krb_cred *c)
 {
     base_der seq, list, whole;
     unsigned tag;

@@ -200,11 +200,11 @@ typedef struct kerb_error {
     base_der edata;
 } kerb_error;
 
-typedef struct kerb_cred {
+typedef struct kerb_krb_cred {
     size_t n_tickets;
     kerb_ticket tickets[KERB_MAX_CRED_TICKETS];
     kerb_enc_data enc;
-} kerb_cred;
+} kerb_krb_cred;
 
 typedef struct kerb_cred_info {
     kerb_key key;
@@ -239,7 +239,7 @@ hsmssp_err kerb_dec_ap_rep(base_der in, kerb_ap_rep *out) BASE_WUR;
 hsmssp_err kerb_dec_enc_ap_rep_part(base_der in, kerb_enc_ap_rep_part *out)
     BASE_WUR;
 hsmssp_err kerb_dec_error(base_der in, kerb_error *out) BASE_WUR;
-hsmssp_err kerb_dec_cred(base_der in, kerb_cred *out) BASE_WUR;
+hsmssp_err kerb_dec_cred(base_der in, kerb_krb_cred *out) BASE_WUR;
 hsmssp_err kerb_dec_enc_cred_part(base_der in, kerb_enc_cred_part *out)
     BASE_WUR;
 
