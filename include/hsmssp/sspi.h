@@ -1300,7 +1300,59 @@ QuerySecurityContextToken(PCtxtHandle phContext, void **Token);
 
 /* ---- 17. hsmssp extensions ------------------------------------------- */
 
-/* hsmssp extensions: defined by sspi/ (see docs/sspi.md) */
+/* What hsmssp adds to the Windows interface (docs/sspi.md).  Attribute
+ * numbers in 0x48530000..0x4853ffff ("HS") are hsmssp's own. */
+
+/* SECPKG_ATTR_HSMSSP_AUTHZ: the authorization data the acceptor verified
+ * (for Kerberos, the PAC of the client's ticket: its server signature was
+ * checked on the token with the service key, and its client name, time
+ * and UPN against the ticket).  QueryContextAttributesA fills a
+ * SecPkgContext_HsmsspAuthzA whose pInfo is one allocation:
+ * FreeContextBuffer(pInfo) releases every string and array in it.  With
+ * no PAC in the ticket, fHasPac is 0 and the rest is empty. */
+#define SECPKG_ATTR_HSMSSP_AUTHZ 0x48530001
+
+typedef struct _HSMSSP_SID_AND_ATTRIBUTES {
+    SEC_CHAR *sSid; /* "S-1-5-21-..." */
+    ULONG Attributes; /* SE_GROUP_* */
+} HSMSSP_SID_AND_ATTRIBUTES, *PHSMSSP_SID_AND_ATTRIBUTES;
+
+typedef struct _HSMSSP_AUTHZ_INFO_A {
+    ULONG fHasPac;
+    ULONG fHasLogonInfo;  /* LOGON_INFO (Windows and Samba DCs) */
+    ULONG fHasUpnDnsInfo; /* UPN_DNS_INFO */
+    SEC_CHAR *sClientName;     /* PAC_CLIENT_INFO name */
+    SEC_CHAR *sUpn;            /* NULL without UPN_DNS_INFO */
+    SEC_CHAR *sDnsDomainName;  /* NULL without UPN_DNS_INFO */
+    SEC_CHAR *sEffectiveName;  /* LOGON_INFO fields: NULL without it */
+    SEC_CHAR *sFullName;
+    SEC_CHAR *sLogonServer;
+    SEC_CHAR *sLogonDomainName;
+    SEC_CHAR *sLogonDomainSid;
+    SEC_CHAR *sUserSid;
+    SEC_CHAR *sPrimaryGroupSid;
+    ULONG UserFlags;
+    ULONG cGroups;
+    PHSMSSP_SID_AND_ATTRIBUTES pGroups;
+    ULONG cExtraSids;
+    PHSMSSP_SID_AND_ATTRIBUTES pExtraSids;
+    SEC_CHAR *sResourceDomainSid;
+    ULONG cResourceGroups;
+    PHSMSSP_SID_AND_ATTRIBUTES pResourceGroups;
+} HSMSSP_AUTHZ_INFO_A, *PHSMSSP_AUTHZ_INFO_A;
+
+typedef struct _SecPkgContext_HsmsspAuthzA {
+    PHSMSSP_AUTHZ_INFO_A pInfo;
+} SecPkgContext_HsmsspAuthzA, *PSecPkgContext_HsmsspAuthzA;
+
+/* Names the configuration file (docs/config.md) the next credential
+ * uses, instead of $HSMSSP_CONFIG or /etc/hsmssp/hsmssp.conf; NULL goes
+ * back to those.  Credentials and contexts already open keep theirs. */
+HSMSSP_API SECURITY_STATUS SEC_ENTRY HsmsspConfigureA(const char *pszConfigFile);
+
+/* Why the calling thread's last call failed, in one line, and its
+ * hsmssp error code: hsmssp_last_error_detail() and hsmssp_last_error()
+ * in <hsmssp/errors.h>. */
 
 #ifdef __cplusplus
 }
