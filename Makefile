@@ -51,7 +51,8 @@ bench: build
 # $(FUZZ_BUILD)/fuzz-logs and fuzz-artifacts; the recipe fails on a crash.
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_krb_decrypt fuzz_token_decrypt fuzz_faultrules
+FUZZ_TARGETS := fuzz_krb_decrypt fuzz_token_decrypt fuzz_faultrules \
+                fuzz_pac
 
 $(FUZZ_BUILD)/CMakeCache.txt:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang \
