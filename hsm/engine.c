@@ -524,6 +524,83 @@ p11_hmac(hsm_token *tok, hsm_sess *s, CK_MECHANISM_TYPE mt,
     return hsm_rv(rv, "C_Sign(HMAC)");
 }
 
+/* Builds buf[0..prefix) || (buf[prefix..prefix+len) with the sign-only
+ * pieces inserted at their offsets) in a new secure buffer: the HMAC
+ * input of an operation with READONLY_WITH_CHECKSUM data (RFC 3961 "sign
+ * only" iovs, in the order MIT's krb5_c_encrypt_iov uses). */
+static hsmssp_err
+so_input(const uint8_t *buf, size_t prefix, size_t len,
+         const hsm_signonly *so, size_t n_so, base_secret **out)
+{
+    size_t total = prefix + len, o, from = 0;
+    base_secret *b = NULL;
+    hsmssp_err ret;
+
+    *out = NULL;
+    for (size_t i = 0; i < n_so; i++) {
+        if (so[i].at > len || so[i].at < from || so[i].len > HSM_MAX_MESSAGE)
+            return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                            "sign-only piece out of order or range");
+        from = so[i].at;
+        total += so[i].len;
+    }
+    ret = base_secret_new(total, total > 0 ? total : 1, &b);
+    if (ret != HSMSSP_OK)
+        return ret;
+    memcpy(b->data, buf, prefix);
+    o = prefix;
+    from = 0;
+    for (size_t i = 0; i < n_so; i++) {
+        memcpy(b->data + o, buf + prefix + from, so[i].at - from);
+        o += so[i].at - from;
+        from = so[i].at;
+        if (so[i].len > 0)
+            memcpy(b->data + o, so[i].p, so[i].len);
+        o += so[i].len;
+    }
+    memcpy(b->data + o, buf + prefix + from, len - from);
+    *out = b;
+    return HSMSSP_OK;
+}
+
+/* p11_hmac() over buf[0..prefix+len) with sign-only pieces in the last
+ * len bytes (none: the buffer as it is). */
+static hsmssp_err
+p11_hmac_so(hsm_token *tok, hsm_sess *s, CK_MECHANISM_TYPE mt,
+            CK_OBJECT_HANDLE k, const uint8_t *buf, size_t prefix,
+            size_t len, const hsm_signonly *so, size_t n_so,
+            uint8_t out[64], size_t *out_len)
+{
+    base_secret *b = NULL;
+    hsmssp_err ret;
+
+    if (n_so == 0)
+        return p11_hmac(tok, s, mt, k, buf, prefix + len, out, out_len);
+    ret = so_input(buf, prefix, len, so, n_so, &b);
+    if (ret == HSMSSP_OK)
+        ret = p11_hmac(tok, s, mt, k, b->data, b->len, out, out_len);
+    base_secret_free(b);
+    return ret;
+}
+
+/* The same on the host, for the RC4 H(op) plan. */
+static hsmssp_err
+host_hmac_so(const uint8_t *key, const uint8_t *buf, size_t prefix,
+             size_t len, const hsm_signonly *so, size_t n_so,
+             uint8_t out[64], size_t *out_len)
+{
+    base_secret *b = NULL;
+    hsmssp_err ret;
+
+    if (n_so == 0)
+        return krbsw_hmac("MD5", key, 16, buf, prefix + len, out, out_len);
+    ret = so_input(buf, prefix, len, so, n_so, &b);
+    if (ret == HSMSSP_OK)
+        ret = krbsw_hmac("MD5", key, 16, b->data, b->len, out, out_len);
+    base_secret_free(b);
+    return ret;
+}
+
 /* ---- AES-CTS (CS3) on the token ------------------------------------- */
 
 /*
@@ -644,7 +721,8 @@ is_sha2(const etype_info *ei)
 static hsmssp_err
 aes_encrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
             const hsm_etype_plan *plan, int32_t usage, const uint8_t *conf,
-            const uint8_t *in, size_t in_len, uint8_t *out)
+            const uint8_t *in, size_t in_len, const hsm_signonly *so,
+            size_t n_so, uint8_t *out)
 {
     hsm_token *tok = key->tok;
     size_t L = 16 + in_len, N = (L + 15) / 16 * 16, maclen;
@@ -675,13 +753,15 @@ aes_encrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
     if (ret != HSMSSP_OK)
         goto cleanup;
     if (is_sha2(ei)) {
-        /* RFC 8009 sec. 5: HMAC over IV (zero) || C, encrypt-then-MAC. */
+        /* RFC 8009 sec. 5: HMAC over IV (zero) || C, encrypt-then-MAC;
+         * sign-only data sits among the ciphertext of the message. */
         memcpy(p, out, L);
-        ret = p11_hmac(tok, s, ei->hmac, ki.obj, sc.s->data, 16 + L, mac,
-                       &maclen);
+        ret = p11_hmac_so(tok, s, ei->hmac, ki.obj, sc.s->data, 32, L - 16,
+                          so, n_so, mac, &maclen);
     } else {
         /* RFC 3961 sec. 5.3: HMAC over confounder || plaintext. */
-        ret = p11_hmac(tok, s, ei->hmac, ki.obj, p, L, mac, &maclen);
+        ret = p11_hmac_so(tok, s, ei->hmac, ki.obj, p, 16, L - 16, so, n_so,
+                          mac, &maclen);
     }
     if (ret != HSMSSP_OK)
         goto cleanup;
@@ -700,7 +780,8 @@ cleanup:
 static hsmssp_err
 aes_decrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
             const hsm_etype_plan *plan, int32_t usage, const uint8_t *in,
-            size_t in_len, uint8_t *out, size_t *out_len)
+            size_t in_len, const hsm_signonly *so, size_t n_so,
+            uint8_t *out, size_t *out_len)
 {
     hsm_token *tok = key->tok;
     size_t L = in_len - ei->mac_len, N = (L + 15) / 16 * 16, maclen;
@@ -719,8 +800,8 @@ aes_decrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
         /* Encrypt-then-MAC: check before decrypting anything. */
         memset(sc.s->data, 0, 16);
         memcpy(sc.s->data + 16, in, L);
-        ret = p11_hmac(tok, s, ei->hmac, ki.obj, sc.s->data, 16 + L, mac,
-                       &maclen);
+        ret = p11_hmac_so(tok, s, ei->hmac, ki.obj, sc.s->data, 32, L - 16,
+                          so, n_so, mac, &maclen);
         if (ret != HSMSSP_OK)
             goto cleanup;
         if (maclen < ei->mac_len ||
@@ -737,7 +818,8 @@ aes_decrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
     if (ret != HSMSSP_OK)
         goto cleanup;
     if (!is_sha2(ei)) {
-        ret = p11_hmac(tok, s, ei->hmac, ki.obj, out, L, mac, &maclen);
+        ret = p11_hmac_so(tok, s, ei->hmac, ki.obj, out, 16, L - 16, so,
+                          n_so, mac, &maclen);
         if (ret != HSMSSP_OK)
             goto cleanup;
         if (maclen < ei->mac_len ||
@@ -811,7 +893,8 @@ rc4_host_k1(hsm_key *key, hsm_sess *s, const uint8_t *msg, size_t len,
 static hsmssp_err
 rc4_encrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
             int32_t usage, const uint8_t *conf, const uint8_t *in,
-            size_t in_len, uint8_t *out)
+            size_t in_len, const hsm_signonly *so, size_t n_so,
+            uint8_t *out)
 {
     hsm_token *tok = key->tok;
     size_t L = 8 + in_len, maclen;
@@ -838,8 +921,8 @@ rc4_encrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
                        krbsw_rc4_usage(usage), ROLE_RC4_K1, &dk1);
         if (ret != HSMSSP_OK)
             goto cleanup;
-        ret = p11_hmac(tok, s, CKM_MD5_HMAC, dk1.obj, sc.s->data, L, cksum,
-                       &maclen);
+        ret = p11_hmac_so(tok, s, CKM_MD5_HMAC, dk1.obj, sc.s->data, 8,
+                          L - 8, so, n_so, cksum, &maclen);
         if (ret != HSMSSP_OK)
             goto cleanup;
         ret = derive_hmac_md5_key(tok, dk1.obj, cksum, 16, CKK_RC4, &k3);
@@ -854,7 +937,8 @@ rc4_encrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
         ret = rc4_host_k1(key, s, ul, 4, &k1);
         if (ret != HSMSSP_OK)
             goto cleanup;
-        ret = krbsw_hmac("MD5", k1->data, 16, sc.s->data, L, cksum, &maclen);
+        ret = host_hmac_so(k1->data, sc.s->data, 8, L - 8, so, n_so, cksum,
+                           &maclen);
         if (ret != HSMSSP_OK)
             goto cleanup;
         ret = base_secret_new(16, 64, &k3h);
@@ -880,7 +964,8 @@ cleanup:
 
 static hsmssp_err
 rc4_decrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
-            int32_t usage, const uint8_t *in, size_t in_len, uint8_t *out,
+            int32_t usage, const uint8_t *in, size_t in_len,
+            const hsm_signonly *so, size_t n_so, uint8_t *out,
             size_t *out_len)
 {
     hsm_token *tok = key->tok;
@@ -905,7 +990,8 @@ rc4_decrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
                           "C_Decrypt(CKM_RC4)");
         if (ret != HSMSSP_OK)
             goto cleanup;
-        ret = p11_hmac(tok, s, CKM_MD5_HMAC, dk1.obj, out, L, mac, &maclen);
+        ret = p11_hmac_so(tok, s, CKM_MD5_HMAC, dk1.obj, out, 8, L - 8, so,
+                          n_so, mac, &maclen);
         if (ret != HSMSSP_OK)
             goto cleanup;
     } else {
@@ -922,7 +1008,7 @@ rc4_decrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
         ret = krbsw_rc4(k3h->data, 16, in + 16, L, out);
         if (ret != HSMSSP_OK)
             goto cleanup;
-        ret = krbsw_hmac("MD5", k1->data, 16, out, L, mac, &maclen);
+        ret = host_hmac_so(k1->data, out, 8, L - 8, so, n_so, mac, &maclen);
         if (ret != HSMSSP_OK)
             goto cleanup;
     }
@@ -1047,6 +1133,8 @@ typedef struct op_args {
     size_t in_len;
     uint8_t *out;
     size_t *out_len;
+    const hsm_signonly *so; /* sign-only pieces (encrypt, decrypt) */
+    size_t n_so;
 } op_args;
 
 static hsmssp_err
@@ -1071,20 +1159,20 @@ run_once(hsm_key *key, op_args *a, uint64_t *gen_out)
     case OP_ENCRYPT:
         if (ei->etype == HSM_ETYPE_RC4_HMAC)
             ret = rc4_encrypt(key, s, plan, a->usage, a->conf, a->in,
-                              a->in_len, a->out);
+                              a->in_len, a->so, a->n_so, a->out);
         else
             ret = aes_encrypt(key, s, ei, plan, a->usage, a->conf, a->in,
-                              a->in_len, a->out);
+                              a->in_len, a->so, a->n_so, a->out);
         if (ret == HSMSSP_OK)
             *a->out_len = ei->conf_len + a->in_len + ei->mac_len;
         break;
     case OP_DECRYPT:
         if (ei->etype == HSM_ETYPE_RC4_HMAC)
             ret = rc4_decrypt(key, s, plan, a->usage, a->in, a->in_len,
-                              a->out, a->out_len);
+                              a->so, a->n_so, a->out, a->out_len);
         else
             ret = aes_decrypt(key, s, ei, plan, a->usage, a->in, a->in_len,
-                              a->out, a->out_len);
+                              a->so, a->n_so, a->out, a->out_len);
         break;
     case OP_CKSUM:
         if (ei->etype == HSM_ETYPE_RC4_HMAC)
@@ -1140,11 +1228,10 @@ check_common(hsm_key *key, const uint8_t *in, size_t in_len,
     return HSMSSP_OK;
 }
 
-hsmssp_err
-hsm_krb_encrypt_with_confounder(hsm_key *key, int32_t usage,
-                                const uint8_t *confounder, const uint8_t *in,
-                                size_t in_len, uint8_t *out, size_t out_cap,
-                                size_t *out_len)
+static hsmssp_err
+encrypt_with(hsm_key *key, int32_t usage, const uint8_t *confounder,
+             const uint8_t *in, size_t in_len, const hsm_signonly *so,
+             size_t n_so, uint8_t *out, size_t out_cap, size_t *out_len)
 {
     const etype_info *ei;
     op_args a;
@@ -1159,7 +1246,8 @@ hsm_krb_encrypt_with_confounder(hsm_key *key, int32_t usage,
     if (out_cap < ei->conf_len + in_len + ei->mac_len)
         return BASE_ERR(HSMSSP_ERR_BUFFER_TOO_SMALL, "need %zu bytes",
                         ei->conf_len + in_len + ei->mac_len);
-    a = (op_args){OP_ENCRYPT, usage, confounder, in, in_len, out, out_len};
+    a = (op_args){OP_ENCRYPT, usage, confounder, in, in_len, out, out_len,
+                  so, n_so};
     ret = run(key, &a);
     if (ret != HSMSSP_OK) {
         base_memzero(out, ei->conf_len + in_len + ei->mac_len);
@@ -1169,8 +1257,19 @@ hsm_krb_encrypt_with_confounder(hsm_key *key, int32_t usage,
 }
 
 hsmssp_err
-hsm_krb_encrypt(hsm_key *key, int32_t usage, const uint8_t *in,
-                size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
+hsm_krb_encrypt_with_confounder(hsm_key *key, int32_t usage,
+                                const uint8_t *confounder, const uint8_t *in,
+                                size_t in_len, uint8_t *out, size_t out_cap,
+                                size_t *out_len)
+{
+    return encrypt_with(key, usage, confounder, in, in_len, NULL, 0, out,
+                        out_cap, out_len);
+}
+
+hsmssp_err
+hsm_krb_encrypt_so(hsm_key *key, int32_t usage, const uint8_t *in,
+                   size_t in_len, const hsm_signonly *so, size_t n_so,
+                   uint8_t *out, size_t out_cap, size_t *out_len)
 {
     uint8_t conf[16];
     const etype_info *ei;
@@ -1180,18 +1279,37 @@ hsm_krb_encrypt(hsm_key *key, int32_t usage, const uint8_t *in,
     ret = check_common(key, in, in_len, &ei);
     if (ret != HSMSSP_OK)
         return ret;
+    if (n_so > 0 && so == NULL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "NULL argument");
     /* The confounder is random, public once sent, and never reused. */
     ret = krbsw_random(conf, ei->conf_len);
     if (ret == HSMSSP_OK)
-        ret = hsm_krb_encrypt_with_confounder(key, usage, conf, in, in_len,
-                                              out, out_cap, out_len);
+        ret = encrypt_with(key, usage, conf, in, in_len, so, n_so, out,
+                           out_cap, out_len);
     base_memzero(conf, sizeof(conf));
     return ret;
 }
 
 hsmssp_err
+hsm_krb_encrypt(hsm_key *key, int32_t usage, const uint8_t *in,
+                size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    return hsm_krb_encrypt_so(key, usage, in, in_len, NULL, 0, out, out_cap,
+                              out_len);
+}
+
+hsmssp_err
 hsm_krb_decrypt(hsm_key *key, int32_t usage, const uint8_t *in,
                 size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    return hsm_krb_decrypt_so(key, usage, in, in_len, NULL, 0, out, out_cap,
+                              out_len);
+}
+
+hsmssp_err
+hsm_krb_decrypt_so(hsm_key *key, int32_t usage, const uint8_t *in,
+                   size_t in_len, const hsm_signonly *so, size_t n_so,
+                   uint8_t *out, size_t out_cap, size_t *out_len)
 {
     const etype_info *ei;
     op_args a;
@@ -1211,7 +1329,10 @@ hsm_krb_decrypt(hsm_key *key, int32_t usage, const uint8_t *in,
         return BASE_ERR(HSMSSP_ERR_BUFFER_TOO_SMALL,
                         "decrypt needs an output buffer of %zu bytes",
                         in_len);
-    a = (op_args){OP_DECRYPT, usage, NULL, in, in_len, out, out_len};
+    if (n_so > 0 && so == NULL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "NULL argument");
+    a = (op_args){OP_DECRYPT, usage, NULL, in, in_len, out, out_len, so,
+                  n_so};
     ret = run(key, &a);
     if (ret != HSMSSP_OK) {
         base_memzero(out, in_len);
@@ -1238,7 +1359,7 @@ hsm_krb_checksum(hsm_key *key, int32_t usage, const uint8_t *in,
     if (out == NULL || out_cap < ei->cksum_len)
         return BASE_ERR(HSMSSP_ERR_BUFFER_TOO_SMALL, "need %zu bytes",
                         ei->cksum_len);
-    a = (op_args){OP_CKSUM, usage, NULL, in, in_len, full, &n};
+    a = (op_args){OP_CKSUM, usage, NULL, in, in_len, full, &n, NULL, 0};
     ret = run(key, &a);
     if (ret == HSMSSP_OK) {
         memcpy(out, full, ei->cksum_len);

@@ -287,6 +287,33 @@ hsmssp_err hsm_krb_encrypt_with_confounder(hsm_key *key, int32_t usage,
                                            uint8_t *out, size_t out_cap,
                                            size_t *out_len) BASE_WUR;
 
+/* A piece of message that the integrity check covers but the cipher does
+ * not (SSPI's READONLY_WITH_CHECKSUM buffers; RFC 3961 "sign only" data
+ * as MIT's krb5_c_encrypt_iov takes it): it sits at byte offset `at` of
+ * the encrypted plaintext (not counting the confounder).  Pieces come in
+ * non-decreasing `at` order, each at most in_len. */
+typedef struct hsm_signonly {
+    size_t at;
+    const uint8_t *p;
+    size_t len;
+} hsm_signonly;
+
+/* hsm_krb_encrypt() with sign-only pieces: the ciphertext is that of in
+ * alone; the integrity check covers in with the pieces in place, in the
+ * order each enctype's profile defines (aes-sha1 and RC4: the plaintext;
+ * RFC 8009: the IV and ciphertext). */
+hsmssp_err hsm_krb_encrypt_so(hsm_key *key, int32_t usage, const uint8_t *in,
+                              size_t in_len, const hsm_signonly *so,
+                              size_t n_so, uint8_t *out, size_t out_cap,
+                              size_t *out_len) BASE_WUR;
+
+/* The matching decrypt: in is the ciphertext, the pieces what the sender
+ * signed beside it. */
+hsmssp_err hsm_krb_decrypt_so(hsm_key *key, int32_t usage, const uint8_t *in,
+                              size_t in_len, const hsm_signonly *so,
+                              size_t n_so, uint8_t *out, size_t out_cap,
+                              size_t *out_len) BASE_WUR;
+
 /* RFC 3961 decrypt: checks the integrity, writes the plaintext without
  * confounder to out (out_cap >= in_len is always enough).  Fails with
  * HSMSSP_ERR_BAD_CIPHERTEXT for impossible lengths and

@@ -166,6 +166,18 @@ hsmssp_err kerb_msg_get_mic(void *ctx, prov_buf *bufs, size_t n) BASE_WUR;
 hsmssp_err kerb_msg_verify_mic(void *ctx, prov_buf *bufs, size_t n)
     BASE_WUR;
 
+/* RFC 4757 tokens for contexts whose key is arcfour-hmac (kerb_rc4.c):
+ * called by the functions above with the buffers already found. */
+hsmssp_err kerb_rc4_wrap(kerb_ctx *c, bool conf, prov_buf *bufs, size_t n,
+                         prov_buf *tok, prov_buf *pad) BASE_WUR;
+hsmssp_err kerb_rc4_unwrap(kerb_ctx *c, prov_buf *bufs, size_t n,
+                           prov_buf *tok, prov_buf *stream, bool *conf_out)
+    BASE_WUR;
+hsmssp_err kerb_rc4_get_mic(kerb_ctx *c, prov_buf *bufs, size_t n,
+                            prov_buf *tok) BASE_WUR;
+hsmssp_err kerb_rc4_verify_mic(kerb_ctx *c, prov_buf *bufs, size_t n,
+                               prov_buf *tok) BASE_WUR;
+
 /* ---- credentials (kerb_cred.c) --------------------------------------- */
 
 hsmssp_err kerb_acquire(prov_env *env, const char *principal, unsigned use,

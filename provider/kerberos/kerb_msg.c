@@ -492,22 +492,30 @@ wrap_header(const kerb_ctx *c, bool conf, uint16_t ec, uint16_t rrc,
     put_seq(h + 8, seq);
 }
 
-static bool
-has_signonly(const prov_buf *bufs, size_t n)
+/* The sign-only pieces of a message: READONLY_WITH_CHECKSUM buffers at
+ * their offsets in the encrypted data (the bytes of is_encrypted
+ * buffers before them).  *n_out 0 when there are none. */
+static void
+signonly_pieces(const prov_buf *bufs, size_t n, hsm_signonly *so,
+                size_t *n_out)
 {
-    for (size_t i = 0; i < n; i++)
-        if (is_data(&bufs[i]) &&
-            (bufs[i].flags & PROV_BUF_READONLY_WITH_CHECKSUM))
-            return true;
-    return false;
+    size_t at = 0, k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (is_encrypted(&bufs[i]))
+            at += bufs[i].len;
+        else if (is_data(&bufs[i]))
+            so[k++] = (hsm_signonly){at, bufs[i].p, bufs[i].len};
+    }
+    *n_out = k;
 }
 
 static hsmssp_err
 wrap_conf(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
 {
     uint8_t h[HDR], *plain = NULL, *ct = NULL;
-    size_t dlen = 0, ck = 0, ct_cap = 0, ct_len = 0, tail;
-    hsm_iov iov[2];
+    size_t dlen = 0, ck = 0, ct_cap = 0, ct_len = 0, tail, n_so = 0;
+    hsm_signonly so[32];
     hsmssp_err ret;
 
     ret = hsm_krb_cksum_len(c->etype, &ck);
@@ -534,22 +542,15 @@ wrap_conf(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
     wrap_header(c, true, 0, 0, next_send_seq(c), h);
     gather(plain, bufs, n, is_encrypted);
     memcpy(plain + dlen, h, HDR);
-    if (has_signonly(bufs, n)) {
-        /* Signed-only buffers join the integrity check but not the
-         * cipher: the engine takes them as a separate segment list. */
-        ret = hsm_krb_encrypt_signonly(c->key, usage_seal(!c->initiator),
-                                       plain, dlen + HDR, bufs, n, ct,
-                                       ct_cap, &ct_len);
-        (void)iov;
-    } else {
-        ret = hsm_krb_encrypt(c->key, usage_seal(!c->initiator), plain,
-                              dlen + HDR, ct, ct_cap, &ct_len);
-    }
+    /* Signed-only buffers join the integrity check, not the cipher. */
+    signonly_pieces(bufs, n, so, &n_so);
+    ret = hsm_krb_encrypt_so(c->key, usage_seal(!c->initiator), plain,
+                             dlen + HDR, so, n_so, ct, ct_cap, &ct_len);
     if (ret != HSMSSP_OK)
         goto cleanup;
     /* ct = E(confounder) 16 || E(data) dlen || E(header) 16 || check ck.
-     * Rotate right by tail so the TOKEN buffer can hold everything but
-     * the data. */
+     * Rotate right by tail so the TOKEN buffer holds everything but the
+     * data. */
     wrap_header(c, true, 0, (uint16_t)tail, get_seq(h + 8), tok->p);
     memcpy(tok->p + HDR, ct + 16 + dlen, tail);
     memcpy(tok->p + HDR + tail, ct, 16);
@@ -627,15 +628,48 @@ kerb_msg_wrap(void *p, bool conf, prov_buf *bufs, size_t n)
     return ret;
 }
 
-/* Parses and checks a Wrap token in tbuf[0..tlen) (rotated body in
- * place), writes the plaintext to *plain (pointer into tbuf) and its
- * length to *plen. */
+/* Builds data (len bytes) with the sign-only pieces in place, then tail
+ * (tlen bytes), in a new buffer: the checksum input of a Wrap token
+ * without confidentiality. */
 static hsmssp_err
-unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, uint8_t **plain,
-             size_t *plen, bool *conf_out)
+with_pieces(const uint8_t *data, size_t len, const hsm_signonly *so,
+            size_t n_so, const uint8_t *tail, size_t tlen, uint8_t **out,
+            size_t *out_len)
 {
-    uint8_t *body = tbuf + HDR, h0[HDR], *pt = NULL;
-    size_t blen, ck = 0, ptlen = 0;
+    size_t total = len + tlen, o = 0, from = 0;
+    uint8_t *b;
+
+    for (size_t i = 0; i < n_so; i++)
+        total += so[i].len;
+    b = malloc(total > 0 ? total : 1);
+    if (b == NULL)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    for (size_t i = 0; i < n_so; i++) {
+        memcpy(b + o, data + from, so[i].at - from);
+        o += so[i].at - from;
+        from = so[i].at;
+        if (so[i].len > 0)
+            memcpy(b + o, so[i].p, so[i].len);
+        o += so[i].len;
+    }
+    memcpy(b + o, data + from, len - from);
+    o += len - from;
+    memcpy(b + o, tail, tlen);
+    *out = b;
+    *out_len = total;
+    return HSMSSP_OK;
+}
+
+/* Parses and checks a Wrap token in tbuf[0..tlen) (its body is
+ * un-rotated in place), writes the plaintext's position in tbuf to
+ * *plain and its length to *plen.  so: sign-only pieces the sender
+ * protected beside the token (TOKEN + DATA layouts only). */
+static hsmssp_err
+unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, const hsm_signonly *so,
+             size_t n_so, uint8_t **plain, size_t *plen, bool *conf_out)
+{
+    uint8_t *body = tbuf + HDR, h0[HDR], *pt = NULL, *ckin = NULL;
+    size_t blen, ck = 0, ptlen = 0, ckin_len = 0;
     uint16_t ec, rrc;
     bool conf;
     hsmssp_err ret;
@@ -661,8 +695,14 @@ unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, uint8_t **plain,
         ret = hsm_krb_cksum_len(c->etype, &ck);
     if (ret != HSMSSP_OK)
         return ret;
+    for (size_t i = 0; i < n_so; i++)
+        if (so[i].at > blen)
+            return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                            "signed-only buffer beyond the message");
     if (!conf) {
-        /* body = data || checksum, EC = the checksum's length. */
+        /* body = data || checksum, EC = the checksum's length; the
+         * checksum covers data (with any sign-only pieces) || header with
+         * EC and RRC zero. */
         if (ec != ck || blen < ck)
             return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                             "Wrap token without confidentiality has EC %u, "
@@ -670,55 +710,45 @@ unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, uint8_t **plain,
                             ec, ck);
         memcpy(h0, tbuf, HDR);
         memset(h0 + 4, 0, 4);
-        /* The checksum input is data || header: the header goes after the
-         * data, where the checksum was; keep the checksum aside. */
-        {
-            uint8_t cks[64];
-
-            memcpy(cks, body + blen - ck, ck);
-            memcpy(body + blen - ck, h0, HDR < ck ? HDR : ck);
-            if (ck < HDR) {
-                /* Never for the RFC 4121 enctypes (checksums are 12, 16,
-                 * 24 bytes); the header would overrun the token. */
-                return BASE_ERR(HSMSSP_ERR_INTERNAL,
-                                "checksum shorter than the header");
-            }
+        ret = with_pieces(body, blen - ck, so, n_so, h0, HDR, &ckin,
+                          &ckin_len);
+        if (ret == HSMSSP_OK)
             ret = hsm_krb_checksum_verify(c->key, usage_sign(c->initiator),
-                                          body, blen - ck + HDR, cks, ck);
-            base_memzero(cks, sizeof(cks));
-        }
+                                          ckin, ckin_len, body + blen - ck,
+                                          ck);
+        free_wiped(ckin, ckin_len);
         if (ret != HSMSSP_OK)
             return ret;
         *plain = body;
         *plen = blen - ck;
-    } else {
-        pt = malloc(blen > 0 ? blen : 1);
-        if (pt == NULL)
-            return BASE_ERR0(HSMSSP_ERR_NOMEM);
-        ret = hsm_krb_decrypt(c->key, usage_seal(c->initiator), body, blen,
-                              pt, blen, &ptlen);
-        if (ret == HSMSSP_OK && ptlen < (size_t)HDR + ec)
-            ret = BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
-                           "Wrap token shorter than its EC and header");
-        /* The encrypted copy of the header must match the one in clear
-         * (all but RRC, which the sender sets after encrypting). */
-        if (ret == HSMSSP_OK) {
-            const uint8_t *hc = pt + ptlen - HDR;
-
-            if (memcmp(hc, tbuf, 6) != 0 || memcmp(hc + 8, tbuf + 8, 8) != 0)
-                ret = BASE_ERR(HSMSSP_ERR_INTEGRITY,
-                               "Wrap token header differs from its "
-                               "encrypted copy");
-        }
-        if (ret == HSMSSP_OK) {
-            *plen = ptlen - HDR - ec;
-            memcpy(body, pt, *plen);
-            *plain = body;
-        }
-        free_wiped(pt, blen > 0 ? blen : 1);
-        if (ret != HSMSSP_OK)
-            return ret;
+        return check_seq(c, get_seq(tbuf + 8));
     }
+    pt = malloc(blen > 0 ? blen : 1);
+    if (pt == NULL)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    ret = hsm_krb_decrypt_so(c->key, usage_seal(c->initiator), body, blen,
+                             so, n_so, pt, blen, &ptlen);
+    if (ret == HSMSSP_OK && ptlen < (size_t)HDR + ec)
+        ret = BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                       "Wrap token shorter than its EC and header");
+    /* The encrypted copy of the header must match the one in clear (all
+     * but RRC, which the sender sets after encrypting). */
+    if (ret == HSMSSP_OK) {
+        const uint8_t *hc = pt + ptlen - HDR;
+
+        if (memcmp(hc, tbuf, 6) != 0 || memcmp(hc + 8, tbuf + 8, 8) != 0)
+            ret = BASE_ERR(HSMSSP_ERR_INTEGRITY,
+                           "Wrap token header differs from its encrypted "
+                           "copy");
+    }
+    if (ret == HSMSSP_OK) {
+        *plen = ptlen - HDR - ec;
+        memcpy(body, pt, *plen);
+        *plain = body;
+    }
+    free_wiped(pt, blen > 0 ? blen : 1);
+    if (ret != HSMSSP_OK)
+        return ret;
     return check_seq(c, get_seq(tbuf + 8));
 }
 
@@ -728,7 +758,8 @@ kerb_msg_unwrap(void *p, prov_buf *bufs, size_t n, bool *conf_out)
     kerb_ctx *c = p;
     prov_buf *tok = NULL, *stream = NULL, *data = NULL;
     uint8_t *tbuf = NULL, *plain = NULL;
-    size_t tlen = 0, dlen = 0, plen = 0;
+    size_t tlen = 0, dlen = 0, plen = 0, n_so = 0;
+    hsm_signonly so[32];
     hsmssp_err ret;
 
     *conf_out = false;
@@ -750,8 +781,8 @@ kerb_msg_unwrap(void *p, prov_buf *bufs, size_t n, bool *conf_out)
         ret = find_one(bufs, n, PROV_BUF_DATA, &data);
         if (ret != HSMSSP_OK)
             return ret;
-        ret = unwrap_token(c, stream->p, stream->len, &plain, &plen,
-                           conf_out);
+        ret = unwrap_token(c, stream->p, stream->len, NULL, 0, &plain,
+                           &plen, conf_out);
         if (ret == HSMSSP_OK && data != NULL) {
             data->p = plain;
             data->len = plen;
@@ -769,7 +800,8 @@ kerb_msg_unwrap(void *p, prov_buf *bufs, size_t n, bool *conf_out)
         return BASE_ERR0(HSMSSP_ERR_NOMEM);
     memcpy(tbuf, tok->p, tok->len);
     gather(tbuf + tok->len, bufs, n, is_encrypted);
-    ret = unwrap_token(c, tbuf, tlen, &plain, &plen, conf_out);
+    signonly_pieces(bufs, n, so, &n_so);
+    ret = unwrap_token(c, tbuf, tlen, so, n_so, &plain, &plen, conf_out);
     if (ret == HSMSSP_OK && plen != dlen)
         ret = BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                        "DATA buffers hold %zu bytes, the message %zu (split "

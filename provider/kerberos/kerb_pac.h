@@ -31,6 +31,7 @@
 #define HSMSSP_KERB_PAC_H
 
 #include "base/base.h"
+#include "provider/provider.h"
 
 /* Hard limits.  A PAC or a part of it beyond them is refused with
  * HSMSSP_ERR_BAD_PAC.  They bound memory and time, not semantics: real
@@ -91,10 +92,9 @@ typedef struct kerb_pac_ticket_facts {
 
 /* One SID with its SE_GROUP_* attributes [MS-PAC 2.2.1]: a heap string in
  * MS-DTYP 2.4.2.1 form ("S-1-5-21-397955417-626881126-188441444-512"). */
-typedef struct kerb_pac_sid {
-    char *sid;
-    uint32_t attributes;
-} kerb_pac_sid;
+/* A SID string with its SE_GROUP_* attributes: the provider's type, so
+ * the SSPI layer can hand these arrays out without copying. */
+typedef prov_sid kerb_pac_sid;
 
 /* The verified content of a PAC.  Every string is a NUL-terminated UTF-8
  * heap copy (never NULL unless said), converted from UTF-16LE; none is
