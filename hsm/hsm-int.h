@@ -172,6 +172,10 @@ struct hsm_token {
     CK_FUNCTION_LIST *fl;       /* from p11-kit */
     bool module_registered;     /* loaded by p11-kit name vs by path */
     char *init_args;            /* C_Initialize pReserved, or NULL */
+    bool module_initialized;    /* our C_Initialize succeeded and no
+                                   C_Finalize followed: p11-kit's managed
+                                   wrapper must not be called otherwise
+                                   (its C_CloseAllSessions asserts) */
     CK_SLOT_ID slot;
     char *token_uri;            /* the configured URI, without PIN */
     hsm_token_ident ident;

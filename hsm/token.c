@@ -194,7 +194,8 @@ static const struct rv_row {
     RV_(CKR_INFORMATION_SENSITIVE, HSMSSP_ERR_KEY_REFUSED),
     RV_(CKR_STATE_UNSAVEABLE, HSMSSP_ERR_TOKEN_FAILURE),
     /* The module lost its initialisation (a fork not seen yet, another
-     * component calling C_Finalize): recovery re-initialises. */
+     * component calling C_Finalize): hsm_token_recover() sees the same
+     * code from C_CloseAllSessions and initialises the module again. */
     RV_(CKR_CRYPTOKI_NOT_INITIALIZED, HSMSSP_ERR_SESSION_LOST),
     RV_(CKR_CRYPTOKI_ALREADY_INITIALIZED, HSMSSP_ERR_MODULE_INIT),
     RV_(CKR_MUTEX_BAD, HSMSSP_ERR_INTERNAL),
@@ -482,6 +483,7 @@ module_initialize(hsm_token *tok, CK_FUNCTION_LIST *fl)
         hsm_count_call();
         rv = fl->C_Initialize(&args);
     }
+    tok->module_initialized = rv == CKR_OK;
     if (rv != CKR_OK) {
         const struct rv_row *row = rv_find(rv);
         return BASE_ERR(HSMSSP_ERR_MODULE_INIT,
@@ -500,6 +502,11 @@ module_initialize(hsm_token *tok, CK_FUNCTION_LIST *fl)
 static void
 module_finalize(hsm_token *tok, CK_FUNCTION_LIST *fl)
 {
+    /* Finalising twice (after a failed re-initialisation) would reach
+     * p11-kit's wrapper in a state it does not expect. */
+    if (!tok->module_initialized)
+        return;
+    tok->module_initialized = false;
     hsm_count_call();
     if (tok->module_registered && tok->init_args == NULL)
         (void)p11_kit_module_finalize(fl);
@@ -849,17 +856,22 @@ token_find_again_unlocked(hsm_token *tok, P11KitUri *uri)
 /* Re-finds the token by its URI (a slot id may change across
  * re-initialisation) for recovery and fork handling.  A token that is no
  * longer there is "removed" at this point, not "no such token".
- * fresh_init: the module was just initialised (fork), so a missing token
- * may be SoftHSM2's scan race and is looked for again. */
+ * A token that is not found at once is looked for again with
+ * token_find_again_unlocked(), in recovery as after fork: SoftHSM2 may
+ * miss a token that another process is writing (the same scan race as at
+ * open), and a module whose storage came back (a re-plugged reader, a
+ * restored SoftHSM2 token directory) lists it only after a fresh
+ * C_Initialize.  Caller holds tok->lock and tok->owner_lock and has no
+ * session open. */
 static hsmssp_err
-token_refind_unlocked(hsm_token *tok, bool fresh_init)
+token_refind_unlocked(hsm_token *tok)
 {
     P11KitUri *uri = NULL;
     hsmssp_err ret = uri_parse(tok->token_uri, &uri);
 
     if (ret == HSMSSP_OK)
         ret = token_find_unlocked(tok, uri);
-    if (ret == HSMSSP_ERR_NO_TOKEN && fresh_init)
+    if (ret == HSMSSP_ERR_NO_TOKEN)
         ret = token_find_again_unlocked(tok, uri);
     if (ret == HSMSSP_ERR_NO_TOKEN)
         ret = BASE_ERR(HSMSSP_ERR_TOKEN_REMOVED,
@@ -982,12 +994,18 @@ cleanup:
 /* Closes every session of the token (pool and owner), invalidates the
  * derived-key cache and starts a new generation.  Caller holds tok->lock
  * and tok->owner_lock.  close_all is false in a fork child, whose handles
- * belong to the parent's module state. */
-static void
+ * belong to the parent's module state.  Returns what C_CloseAllSessions
+ * said (CKR_OK when it was not called): CKR_CRYPTOKI_NOT_INITIALIZED
+ * tells recovery that the module lost its initialisation. */
+static CK_RV
 sessions_reset_unlocked(hsm_token *tok, bool close_all)
 {
-    if (close_all)
-        (void)P11(tok, C_CloseAllSessions, tok->slot);
+    CK_RV rv = CKR_OK;
+
+    if (close_all && !tok->module_initialized)
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED; /* a re-init failed earlier */
+    else if (close_all)
+        rv = P11(tok, C_CloseAllSessions, tok->slot);
     pool_forget_unlocked(tok);
     tok->owner = CK_INVALID_HANDLE;
     tok->gen++;
@@ -995,6 +1013,7 @@ sessions_reset_unlocked(hsm_token *tok, bool close_all)
     pthread_mutex_lock(&tok->cache_lock);
     hsm_cache_reset_unlocked(&tok->cache);
     pthread_mutex_unlock(&tok->cache_lock);
+    return rv;
 }
 
 hsmssp_err
@@ -1015,7 +1034,7 @@ hsm_token_check_fork_unlocked(hsm_token *tok)
      * at fork time, the child would block here; PKCS#11 offers nothing
      * better than "fork, then exec or re-initialise from one thread". */
     pthread_mutex_lock(&tok->owner_lock);
-    sessions_reset_unlocked(tok, false);
+    (void)sessions_reset_unlocked(tok, false);
     /* The retained pin-value normally survives fork (a pre-forking
      * server's workers log in again with it).  Should the secure memory
      * have been wiped in the child (MADV_WIPEONFORK), it reads as zeros:
@@ -1037,7 +1056,7 @@ hsm_token_check_fork_unlocked(hsm_token *tok)
     if (ret != HSMSSP_OK)
         goto cleanup; /* pid unchanged: the next call tries again */
     tok->pid = me;
-    ret = token_refind_unlocked(tok, true);
+    ret = token_refind_unlocked(tok);
     if (ret == HSMSSP_OK)
         ret = owner_open_unlocked(tok);
     base_log(ret == HSMSSP_OK ? HSMSSP_LOG_INFO : HSMSSP_LOG_ERROR, "hsm",
@@ -1184,6 +1203,7 @@ hsm_token_recover(hsm_token *tok, uint64_t seen_gen)
 {
     hsmssp_err ret;
     uint64_t old;
+    CK_RV rv;
 
     pthread_mutex_lock(&tok->lock);
     ret = hsm_token_check_fork_unlocked(tok);
@@ -1199,13 +1219,38 @@ hsm_token_recover(hsm_token *tok, uint64_t seen_gen)
     old = tok->gen;
     /* Close everything first, so no handle leaks whatever happens next;
      * C_CloseAllSessions also ends the login (PKCS#11 sec. 5.6). */
-    sessions_reset_unlocked(tok, true);
-    ret = token_refind_unlocked(tok, false);
+    rv = sessions_reset_unlocked(tok, true);
+    /* CKR_CRYPTOKI_NOT_INITIALIZED (hsm_rv: SESSION_LOST): someone
+     * finalised the module under us (another component of the process
+     * calling C_Finalize, a module that reset itself).  Its sessions are
+     * gone with its state; initialise it again with the same arguments
+     * before looking for the token.  Finalising first makes p11-kit's
+     * managed wrapper, which still counts the module as initialised,
+     * pass the C_Initialize through to the module. */
+    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) {
+        module_finalize(tok, tok->fl);
+        ret = module_initialize(tok, tok->fl);
+        if (ret == HSMSSP_OK)
+            base_log(HSMSSP_LOG_WARNING, "hsm",
+                     "token '%s': module %s lost its initialisation; "
+                     "initialised it again", tok->ident.label,
+                     tok->module_name);
+    }
+    if (ret == HSMSSP_OK)
+        ret = token_refind_unlocked(tok);
     if (ret == HSMSSP_OK)
         ret = owner_open_unlocked(tok);
-    if (ret == HSMSSP_ERR_NO_TOKEN)
-        ret = BASE_ERR(HSMSSP_ERR_TOKEN_REMOVED, "token '%s' not present",
-                       tok->ident.label);
+    /* Failing to find or initialise the token again, or losing the new
+     * session at once, all mean the token is not usable now: report it
+     * as removed (the detail keeps the cause).  PIN errors stay as they
+     * are: the operator must fix the PIN source. */
+    if (ret == HSMSSP_ERR_NO_TOKEN || ret == HSMSSP_ERR_MODULE_INIT ||
+        ret == HSMSSP_ERR_SESSION_LOST) {
+        char why[200]; /* the detail buffer is rewritten below */
+        snprintf(why, sizeof(why), "%s", hsmssp_last_error_detail());
+        ret = BASE_ERR(HSMSSP_ERR_TOKEN_REMOVED, "token '%s' not present (%s)",
+                       tok->ident.label, why);
+    }
     /* On failure the state is consistent: no owner session, an empty
      * pool, a new generation; the next hsm_owner_acquire() reports
      * SESSION_LOST and the next recovery tries again. */
@@ -1311,7 +1356,7 @@ hsm_token_close(hsm_token *tok)
     if (tok->fl != NULL) {
         /* In a fork child that never re-initialised, the sessions are
          * the parent's: leave them alone and only finalise our copy. */
-        if (tok->pid == getpid())
+        if (tok->pid == getpid() && tok->module_initialized)
             (void)P11(tok, C_CloseAllSessions, tok->slot);
         module_finalize(tok, tok->fl);
         p11_kit_module_release(tok->fl);

@@ -27,8 +27,16 @@
 #define TU_SOFTHSM_PIN "1234"
 #define TU_NSS_TOKEN_URI "pkcs11:token=NSS%20Generic%20Crypto%20Services"
 
-/* Exits 77, or fails (exit 1) when CI=true, after printing why. */
+/* True when CI=true is in the environment. */
+bool tu_ci(void);
+
+/* Exits 77, or fails (exit 1) when CI=true, after printing why.  For a
+ * whole executable that cannot run. */
 void tu_skip(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* The same for one cmocka case: skip() on a developer machine (the other
+ * cases still run), fail_msg() when CI=true. */
+void tu_skip_case(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Directory for test files (HSMSSP_TEST_WORK, created if needed). */
 const char *tu_work_dir(void);
@@ -54,6 +62,24 @@ typedef enum tu_token_kind { TU_SOFTHSM = 0, TU_NSS = 1 } tu_token_kind;
 const char *tu_token_name(tu_token_kind kind);
 void tu_token_config(tu_token_kind kind, unsigned policy, hsm_config *cfg);
 hsm_token *tu_token_open(tu_token_kind kind, unsigned policy);
+
+/* A SoftHSM2 token of the test's own, for tests that delete, copy or
+ * otherwise disturb token storage: a fresh directory
+ * HSMSSP_TEST_WORK/<name>.<pid>/ with its own softhsm2.conf and a token
+ * initialised there by softhsm2-util (label TU_SOFTHSM_TOKEN, user PIN
+ * TU_SOFTHSM_PIN), so that no other test, running in parallel on the
+ * shared fixture, sees it.  SOFTHSM2_CONF points at it until
+ * tu_softhsm_private_done(), which restores the fixture's and removes
+ * the directory.  *cfg is filled as by tu_token_config(TU_SOFTHSM). */
+typedef struct tu_private_token {
+    char dir[512];          /* the private directory */
+    char tokens[600];       /* dir/tokens: the token directory */
+    char conf[600];         /* dir/softhsm2.conf */
+    char fixture_conf[1024]; /* SOFTHSM2_CONF to restore */
+} tu_private_token;
+void tu_softhsm_private(const char *name, unsigned policy,
+                        tu_private_token *pt, hsm_config *cfg);
+void tu_softhsm_private_done(tu_private_token *pt);
 
 /* Fills n bytes with a deterministic pseudo-random pattern from seed. */
 void tu_fill(uint8_t *buf, size_t n, uint32_t seed);
