@@ -881,6 +881,44 @@ token_refind_unlocked(hsm_token *tok)
     return ret;
 }
 
+hsmssp_err
+hsm_token_uri_matches(hsm_token *tok, P11KitUri *uri)
+{
+    hsmssp_err ret;
+    CK_INFO info;
+    CK_SLOT_INFO si;
+    CK_TOKEN_INFO ti;
+    CK_SLOT_ID want_slot = p11_kit_uri_get_slot_id(uri);
+    const char *mname = p11_kit_uri_get_module_name(uri);
+    const char *mpath = p11_kit_uri_get_module_path(uri);
+    CK_RV rv;
+
+    /* The same attributes token_find_unlocked() matches at open, read
+     * again: the slot's token may have been replaced since. */
+    rv = P11(tok, C_GetInfo, &info);
+    if (rv == CKR_OK)
+        rv = P11(tok, C_GetSlotInfo, tok->slot, &si);
+    if (rv == CKR_OK)
+        rv = P11(tok, C_GetTokenInfo, tok->slot, &ti);
+    if (rv != CKR_OK)
+        return hsm_rv(rv, "C_GetTokenInfo");
+    if (!p11_kit_uri_match_module_info(uri, &info) ||
+        (mpath != NULL && strcmp(mpath, tok->ident.module_path) != 0) ||
+        (mname != NULL &&
+         !module_name_matches(tok->ident.module_path, mname) &&
+         !(tok->module_registered && strcmp(mname, tok->module_name) == 0)) ||
+        (want_slot != (CK_SLOT_ID)-1 && want_slot != tok->slot) ||
+        !p11_kit_uri_match_slot_info(uri, &si) ||
+        !p11_kit_uri_match_token_info(uri, &ti)) {
+        ret = BASE_ERR(HSMSSP_ERR_NO_TOKEN,
+                       "the key URI names another module, slot or token "
+                       "than the open token '%s'",
+                       tok->ident.label);
+        return ret;
+    }
+    return HSMSSP_OK;
+}
+
 /* Takes the PIN and the selection out of the configured URI: pin-value
  * into tok->pin (and wiped out of p11-kit's parsed copy), pin-source into
  * tok->pin_source, and a PIN-free form of the URI into tok->token_uri for
@@ -1220,6 +1258,13 @@ hsm_token_recover(hsm_token *tok, uint64_t seen_gen)
     /* Close everything first, so no handle leaks whatever happens next;
      * C_CloseAllSessions also ends the login (PKCS#11 sec. 5.6). */
     rv = sessions_reset_unlocked(tok, true);
+    /* p11-kit's managed wrapper answers C_CloseAllSessions from its own
+     * session table, so ask the module itself too (C_GetInfo is cheap
+     * and needs no session). */
+    if (rv != CKR_CRYPTOKI_NOT_INITIALIZED) {
+        CK_INFO info;
+        rv = P11(tok, C_GetInfo, &info);
+    }
     /* CKR_CRYPTOKI_NOT_INITIALIZED (hsm_rv: SESSION_LOST): someone
      * finalised the module under us (another component of the process
      * calling C_Finalize, a module that reset itself).  Its sessions are

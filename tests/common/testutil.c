@@ -10,6 +10,8 @@
 
 #include "testutil.h"
 
+#include "hsm/hsm-int.h"
+
 bool
 tu_ci(void)
 {
@@ -239,4 +241,32 @@ tu_fill(uint8_t *buf, size_t n, uint32_t seed)
         x ^= x << 5;
         buf[i] = (uint8_t)x;
     }
+}
+
+size_t
+tu_count_objects(hsm_token *tok, bool token)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_BBOOL t = token ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE a[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_TOKEN, &t, sizeof(t)},
+    };
+    CK_OBJECT_HANDLE objs[64];
+    CK_ULONG got = 0;
+    hsm_sess *s = NULL;
+    size_t n = 0;
+    CK_RV rv;
+
+    TU_OK(hsm_session_get(tok, &s));
+    rv = tok->fl->C_FindObjectsInit(s->h, a, 2);
+    assert_int_equal(rv, CKR_OK);
+    do {
+        rv = tok->fl->C_FindObjects(s->h, objs, 64, &got);
+        assert_int_equal(rv, CKR_OK);
+        n += got;
+    } while (got > 0);
+    assert_int_equal(tok->fl->C_FindObjectsFinal(s->h), CKR_OK);
+    hsm_session_put(tok, s, false);
+    return n;
 }

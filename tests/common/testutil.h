@@ -81,6 +81,11 @@ void tu_softhsm_private(const char *name, unsigned policy,
                         tu_private_token *pt, hsm_config *cfg);
 void tu_softhsm_private_done(tu_private_token *pt);
 
+/* Number of secret-key objects the token shows this application: token
+ * objects (CKA_TOKEN=TRUE) when token is set, session objects otherwise;
+ * counted by C_FindObjects in a pooled session of the token. */
+size_t tu_count_objects(hsm_token *tok, bool token);
+
 /* Fills n bytes with a deterministic pseudo-random pattern from seed. */
 void tu_fill(uint8_t *buf, size_t n, uint32_t seed);
 
