@@ -597,6 +597,7 @@ test_recover_close_all(void **state)
 {
     hsm_token *tok = tu_token_open(TU_SOFTHSM, 0);
     hsm_sess *s[3] = {NULL, NULL, NULL};
+    hsm_key *key = NULL;
     CK_SESSION_HANDLE old[4];
     CK_SESSION_INFO si;
     uint64_t gen, gen2;
@@ -604,6 +605,25 @@ test_recover_close_all(void **state)
     CK_RV rv;
 
     (void)state;
+    /* A session key with two derived keys in the cache (Ke and Ki of one
+     * usage): real objects of this generation. */
+    {
+        base_secret *kb = NULL;
+        hsm_key_spec spec;
+        uint8_t msg[20] = "recover close all", ct[128];
+        size_t clen;
+        memset(&spec, 0, sizeof(spec));
+        spec.etype = HSM_ETYPE_AES256_SHA1;
+        spec.key_class = HSM_KEY_SESSION;
+        TU_OK(base_secret_new(32, 32, &kb));
+        tu_fill(kb->data, 32, 5);
+        TU_OK(hsm_key_import(tok, &spec, kb, &key));
+        base_secret_free(kb);
+        TU_OK(hsm_krb_encrypt(key, HSM_USAGE_AP_REQ_AUTH, msg, sizeof(msg),
+                              ct, sizeof(ct), &clen));
+    }
+    assert_int_equal(hsm_token_cache_size(tok), 2);
+    assert_int_equal(tu_count_objects(tok, false), 3); /* base + 2 */
     for (int i = 0; i < 3; i++)
         TU_OK(hsm_session_get(tok, &s[i]));
     for (int i = 0; i < 3; i++) {
@@ -612,13 +632,6 @@ test_recover_close_all(void **state)
     }
     old[3] = tok->owner;
     assert_int_equal(softhsm_open_sessions(tok), 4);
-    /* A cached derived key of this generation. */
-    pthread_mutex_lock(&tok->cache_lock);
-    tok->cache.slots[0].used = true;
-    tok->cache.slots[0].gen = tok->gen;
-    tok->cache.count = 1;
-    pthread_mutex_unlock(&tok->cache_lock);
-    assert_int_equal(hsm_token_cache_size(tok), 1);
 
     assert_int_equal(tok->fl->C_CloseAllSessions(tok->slot), CKR_OK);
 
@@ -656,6 +669,20 @@ test_recover_close_all(void **state)
     assert_true(session_alive(tok, s[0]->h));
     hsm_session_put(tok, s[0], false);
     assert_int_equal(softhsm_open_sessions(tok), 2);
+    /* The flushed cache's objects died with their sessions: the token
+     * shows no session object at all (counted in the pooled session). */
+    assert_int_equal(tu_count_objects(tok, false), 0);
+    /* The session key's objects are gone, and it says so. */
+    {
+        uint8_t msg[4] = "gone", ct[128];
+        size_t clen;
+        TU_ERR(hsm_krb_encrypt(key, HSM_USAGE_AP_REQ_AUTH, msg, sizeof(msg),
+                               ct, sizeof(ct), &clen),
+               HSMSSP_ERR_KEY_GONE);
+    }
+    assert_int_equal(hsm_token_cache_size(tok), 0);
+    hsm_key_free(key);
+    assert_int_equal(tu_count_objects(tok, false), 0);
     hsm_token_close(tok);
 }
 
@@ -760,6 +787,116 @@ test_recover_token_deleted(void **state)
     /* A fresh open on the restored storage always works. */
     tok = NULL;
     TU_OK(hsm_token_open(&cfg, &tok));
+    hsm_token_close(tok);
+    tu_softhsm_private_done(&pt);
+}
+
+/* Helpers of test_token_deleted_under_engine: an etype 18 key, and an
+ * encrypt-decrypt round trip through the engine. */
+static hsm_key *
+engine_key(hsm_token *tok, bool persistent, const char *id)
+{
+    base_secret *kb = NULL;
+    hsm_key_spec spec;
+    hsm_key *key = NULL;
+
+    memset(&spec, 0, sizeof(spec));
+    spec.etype = HSM_ETYPE_AES256_SHA1;
+    spec.key_class = persistent ? HSM_KEY_LONG_TERM : HSM_KEY_SESSION;
+    spec.persistent = persistent;
+    if (id != NULL) {
+        spec.id = (const uint8_t *)id;
+        spec.id_len = strlen(id);
+    }
+    TU_OK(base_secret_new(32, 32, &kb));
+    tu_fill(kb->data, 32, persistent ? 21 : 22);
+    TU_OK(hsm_key_import(tok, &spec, kb, &key));
+    base_secret_free(kb);
+    return key;
+}
+
+static hsmssp_err
+engine_encrypt(hsm_key *key, int32_t usage)
+{
+    uint8_t msg[50], ct[128], pt[128];
+    size_t clen = 0, plen = 0;
+    hsmssp_err e;
+
+    tu_fill(msg, sizeof(msg), (uint32_t)usage);
+    e = hsm_krb_encrypt(key, usage, msg, sizeof(msg), ct, sizeof(ct), &clen);
+    if (e != HSMSSP_OK)
+        return e;
+    e = hsm_krb_decrypt(key, usage, ct, clen, pt, sizeof(pt), &plen);
+    if (e == HSMSSP_OK)
+        assert_memory_equal(pt, msg, sizeof(msg));
+    return e;
+}
+
+/* The same deletion seen through the engine (hsm_krb_encrypt), on a
+ * private token.  SoftHSM2 keeps session objects in memory and token
+ * objects in the directory: once the directory is gone, the persistent
+ * key's own object is invalid, so deriving a new per-usage key from it
+ * fails with KEY_GONE naming the vanished object (a token error, not a
+ * crash and not a silent host fallback), while derived keys already
+ * cached (session objects) and session keys keep working.  Repeating
+ * the failure leaks no session.  With the storage back, a new open finds
+ * the persistent key by its CKA_ID again and it works. */
+static void
+test_token_deleted_under_engine(void **state)
+{
+    char cmd[4096], backup[700];
+    static const char pid[] = "deleted-under-engine";
+    tu_private_token pt;
+    hsm_config cfg;
+    hsm_token *tok = NULL;
+    hsm_key *pkey, *skey, *found = NULL;
+    unsigned sessions = 0;
+
+    (void)state;
+    tu_softhsm_private("softhsm-engine-deleted", 0, &pt, &cfg);
+    snprintf(backup, sizeof(backup), "%s/backup", pt.dir);
+    TU_OK(hsm_token_open(&cfg, &tok));
+    pkey = engine_key(tok, true, pid);
+    skey = engine_key(tok, false, NULL);
+    TU_OK(engine_encrypt(pkey, HSM_USAGE_AP_REQ_AUTH));
+    TU_OK(engine_encrypt(skey, HSM_USAGE_AP_REQ_AUTH));
+    snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s' && rm -rf '%s'", pt.tokens,
+             backup, pt.tokens);
+    assert_int_equal(system(cmd), 0);
+
+    for (int round = 0; round < 3; round++) {
+        /* A usage never derived: needs the vanished base object. */
+        TU_ERR(engine_encrypt(pkey, HSM_USAGE_KDC_REP_TICKET),
+               HSMSSP_ERR_KEY_GONE);
+        assert_non_null(strstr(hsmssp_last_error_detail(),
+                               "CKR_OBJECT_HANDLE_INVALID"));
+        TU_ERR(hsm_krb_checksum(pkey, HSM_USAGE_APP_DATA_CKSUM,
+                                (const uint8_t *)"x", 1, (uint8_t[64]){0},
+                                64, &(size_t){0}),
+               HSMSSP_ERR_KEY_GONE);
+        /* Cached per-usage keys and session keys live in memory. */
+        TU_OK(engine_encrypt(pkey, HSM_USAGE_AP_REQ_AUTH));
+        TU_OK(engine_encrypt(skey, HSM_USAGE_INITIATOR_SEAL));
+        if (round == 0)
+            sessions = softhsm_open_sessions(tok);
+        else
+            assert_int_equal(softhsm_open_sessions(tok), sessions);
+    }
+    assert_true(sessions >= 1 && sessions <= 3);
+
+    /* Storage back: this process's module still has no object for the
+     * key; a fresh open (here, after closing) finds it by CKA_ID. */
+    snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", backup, pt.tokens);
+    assert_int_equal(system(cmd), 0);
+    hsm_key_free(skey);
+    hsm_key_free(pkey);
+    hsm_token_close(tok);
+    tok = NULL;
+    TU_OK(hsm_token_open(&cfg, &tok));
+    TU_OK(hsm_key_find(tok, HSM_ETYPE_AES256_SHA1, (const uint8_t *)pid,
+                       strlen(pid), &found));
+    TU_OK(engine_encrypt(found, HSM_USAGE_KDC_REP_TICKET));
+    TU_OK(hsm_key_destroy(found));
     hsm_token_close(tok);
     tu_softhsm_private_done(&pt);
 }
@@ -983,6 +1120,7 @@ main(void)
         cmocka_unit_test(test_recover_close_all),
         cmocka_unit_test(test_recover_borrowed),
         cmocka_unit_test(test_recover_token_deleted),
+        cmocka_unit_test(test_token_deleted_under_engine),
         cmocka_unit_test(test_object_check),
         cmocka_unit_test(test_call_counts),
         cmocka_unit_test(test_rv_table),
