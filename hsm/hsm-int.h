@@ -192,7 +192,10 @@ struct hsm_token {
     /* login */
     base_secret *pin;           /* pin-value or pin read once; NULL when a
                                    pin-source is re-read at each login */
-    char *pin_source;           /* file path re-read at each login */
+    char *pin_source;           /* RFC 7512 pin-source, asked of p11-kit's
+                                   PIN callbacks at each login */
+    bool pin_cb_registered;     /* our file callback is registered for
+                                   pin_source (token.c) */
     bool pin_lost_in_fork;      /* pin read as wiped in this fork child
                                    (MADV_WIPEONFORK); login says why */
 

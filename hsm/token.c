@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
+#include <p11-kit/pin.h>
 #include <p11-kit/uri.h>
 
 #include "hsm/hsm-int.h"
@@ -310,10 +311,11 @@ pin_source_path(const char *src)
     return NULL;
 }
 
-/* Reads a PIN file into a new secret.  The file is read verbatim: a
- * trailing newline IS part of the PIN (as with p11-kit's file callback and
- * DESIGN sec. 3), because some tokens accept any byte in a PIN and we
- * must not guess.  A login failure then says so (pin_ends_nl).
+/* Reads a PIN file into a new secret, after hdr reserved bytes (the
+ * p11-kit callback below keeps a pointer there).  The file is read
+ * verbatim: a trailing newline IS part of the PIN (as with p11-kit's
+ * file callback and DESIGN sec. 3), because some tokens accept any byte
+ * in a PIN and we must not guess.  A login failure then says so.
  *
  * We read the file ourselves rather than through p11_kit_pin_file_callback:
  * that callback grows its buffer with realloc() and frees it without
@@ -322,7 +324,8 @@ pin_source_path(const char *src)
  * refused (DESIGN sec. 8), so a PIN on a shared machine is not one chmod
  * away from every local user. */
 static hsmssp_err
-pin_file_read(const char *src, base_secret **pin_out, bool *ends_nl_out)
+pin_file_read(const char *src, size_t hdr, base_secret **pin_out,
+              bool *ends_nl_out)
 {
     hsmssp_err ret;
     base_secret *pin = NULL;
@@ -362,7 +365,7 @@ pin_file_read(const char *src, base_secret **pin_out, bool *ends_nl_out)
                        PIN_FILE_MAX);
         goto cleanup;
     }
-    ret = base_secret_new(0, PIN_FILE_MAX, &pin);
+    ret = base_secret_new(hdr, hdr + PIN_FILE_MAX, &pin);
     if (ret != HSMSSP_OK)
         goto cleanup;
     for (;;) {
@@ -386,7 +389,7 @@ pin_file_read(const char *src, base_secret **pin_out, bool *ends_nl_out)
             goto cleanup;
         }
     }
-    *ends_nl_out = pin->len > 0 && pin->data[pin->len - 1] == '\n';
+    *ends_nl_out = pin->len > hdr && pin->data[pin->len - 1] == '\n';
     *pin_out = pin;
     pin = NULL;
     ret = HSMSSP_OK;
@@ -398,6 +401,138 @@ cleanup:
     return ret;
 }
 
+static hsmssp_err uri_parse(const char *text, P11KitUri **uri_out);
+
+/* ---- the p11-kit PIN callback for file sources -----------------------
+ *
+ * A pin-source is resolved the p11-kit way: login asks
+ * p11_kit_pin_request(), which runs the callbacks registered for that
+ * source string, so an application that registered its own callback for
+ * another scheme (an agent, a prompt) supplies the PIN for tokens whose
+ * URI names that source.  For file sources (a "file:" URI or a plain
+ * path) hsm_token_open() registers pin_file_callback(): p11-kit's own
+ * p11_kit_pin_file_callback would leave unwiped PIN copies in the heap
+ * (see pin_file_read), so ours reads into a base_secret and hands p11-kit
+ * a PIN object whose destroyer wipes and frees it (STYLE sec. 6).
+ *
+ * Each token registers with itself as callback data, so that closing one
+ * token unregisters only its own entry while another token with the same
+ * source keeps working.  The callback reports why it failed through a
+ * thread-local (it runs synchronously in the thread that asked), since
+ * p11_kit_pin_request() can only say "no PIN". */
+
+/* Room before the PIN bytes for the owning base_secret's address. */
+#define PIN_HDR sizeof(base_secret *)
+
+static _Thread_local struct {
+    bool called;      /* pin_file_callback ran for this request */
+    hsmssp_err err;   /* its failure, recorded with BASE_ERR */
+    bool ends_nl;     /* the PIN it read ends with a newline */
+} pin_cb_state;
+
+/* The destroyer of the PIN objects pin_file_callback makes: buffer is
+ * PIN_HDR bytes into the base_secret's data, which holds its address. */
+static void
+pin_buffer_destroy(void *buffer)
+{
+    base_secret *pin;
+
+    memcpy(&pin, (uint8_t *)buffer - PIN_HDR, sizeof(pin));
+    base_secret_free(pin); /* wipes */
+}
+
+static P11KitPin *
+pin_file_callback(const char *pin_source, P11KitUri *pin_uri,
+                  const char *pin_description, P11KitPinFlags pin_flags,
+                  void *callback_data)
+{
+    base_secret *pin = NULL;
+    P11KitPin *obj;
+    bool ends_nl = false;
+
+    (void)pin_uri;
+    (void)pin_description;
+    (void)pin_flags;
+    (void)callback_data;
+    pin_cb_state.called = true;
+    pin_cb_state.err = pin_file_read(pin_source, PIN_HDR, &pin, &ends_nl);
+    if (pin_cb_state.err != HSMSSP_OK)
+        return NULL;
+    memcpy(pin->data, &pin, sizeof(pin));
+    obj = p11_kit_pin_new_for_buffer(pin->data + PIN_HDR,
+                                     pin->len - PIN_HDR, pin_buffer_destroy);
+    if (obj == NULL) {
+        base_secret_free(pin);
+        pin_cb_state.err = BASE_ERR0(HSMSSP_ERR_NOMEM);
+        return NULL;
+    }
+    pin_cb_state.ends_nl = ends_nl;
+    return obj;
+}
+
+/* Registers pin_file_callback for the token's pin-source when it names a
+ * file; other sources are left to the application's callbacks. */
+static hsmssp_err
+pin_callback_register(hsm_token *tok)
+{
+    if (tok->pin_source == NULL || pin_source_path(tok->pin_source) == NULL)
+        return HSMSSP_OK;
+    if (p11_kit_pin_register_callback(tok->pin_source, pin_file_callback,
+                                      tok, NULL) < 0)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    tok->pin_cb_registered = true;
+    return HSMSSP_OK;
+}
+
+static void
+pin_callback_unregister(hsm_token *tok)
+{
+    if (!tok->pin_cb_registered)
+        return;
+    p11_kit_pin_unregister_callback(tok->pin_source, pin_file_callback, tok);
+    tok->pin_cb_registered = false;
+}
+
+/* Obtains the PIN of tok->pin_source through p11-kit's callbacks.  On
+ * success *pin_out must be released with p11_kit_pin_unref (which wipes
+ * a PIN our callback read); *ends_nl_out tells whether a PIN file ended
+ * with a newline. */
+static hsmssp_err
+pin_source_request(hsm_token *tok, P11KitPin **pin_out, bool *ends_nl_out)
+{
+    P11KitUri *uri = NULL;
+    P11KitPin *pin;
+    hsmssp_err ret;
+
+    *pin_out = NULL;
+    *ends_nl_out = false;
+    ret = uri_parse(tok->token_uri, &uri);
+    if (ret != HSMSSP_OK)
+        return ret;
+    memset(&pin_cb_state, 0, sizeof(pin_cb_state));
+    pin = p11_kit_pin_request(tok->pin_source, uri, tok->ident.label,
+                              P11_KIT_PIN_FLAGS_USER_LOGIN);
+    p11_kit_uri_free(uri);
+    if (pin == NULL) {
+        /* Our callback recorded its own error (detail included). */
+        if (pin_cb_state.called && pin_cb_state.err != HSMSSP_OK)
+            return pin_cb_state.err;
+        if (pin_source_path(tok->pin_source) == NULL)
+            return BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
+                            "token '%s': no p11-kit PIN callback gave a "
+                            "PIN for pin-source '%s' (only file sources "
+                            "are built in; an application registers "
+                            "others with p11_kit_pin_register_callback)",
+                            tok->ident.label, tok->pin_source);
+        return BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
+                        "token '%s': no PIN from pin-source '%s'",
+                        tok->ident.label, tok->pin_source);
+    }
+    *ends_nl_out = pin_cb_state.called && pin_cb_state.ends_nl;
+    *pin_out = pin;
+    return HSMSSP_OK;
+}
+
 /* Logs the user in on session h when the token wants a login.  The PIN is
  * the retained pin-value, or the pin-source file read now (and wiped right
  * after C_Login), or, for a token with a protected authentication path
@@ -407,20 +542,24 @@ static hsmssp_err
 login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
 {
     hsmssp_err ret;
-    base_secret *file_pin = NULL;
-    const base_secret *pin = tok->pin;
+    P11KitPin *src_pin = NULL;
+    const uint8_t *value = NULL;
+    size_t len = 0;
     bool ends_nl = false;
     CK_RV rv;
 
     if ((tok->token_flags & CKF_LOGIN_REQUIRED) == 0)
         return HSMSSP_OK;
-    if (pin == NULL && tok->pin_source != NULL) {
-        ret = pin_file_read(tok->pin_source, &file_pin, &ends_nl);
+    if (tok->pin != NULL) {
+        value = tok->pin->data;
+        len = tok->pin->len;
+    } else if (tok->pin_source != NULL) {
+        ret = pin_source_request(tok, &src_pin, &ends_nl);
         if (ret != HSMSSP_OK)
             goto cleanup;
-        pin = file_pin;
+        value = p11_kit_pin_get_value(src_pin, &len);
     }
-    if (pin == NULL && tok->pin_lost_in_fork) {
+    if (value == NULL && tok->pin_lost_in_fork) {
         ret = BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
                        "token '%s': the retained pin-value was wiped in "
                        "this fork child; use a pin-source file to log in "
@@ -428,7 +567,7 @@ login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
                        tok->ident.label);
         goto cleanup;
     }
-    if (pin == NULL &&
+    if (value == NULL &&
         (tok->token_flags & CKF_PROTECTED_AUTHENTICATION_PATH) == 0) {
         ret = BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
                        "token '%s' needs a login: give pin-value or "
@@ -436,11 +575,13 @@ login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
                        tok->ident.label);
         goto cleanup;
     }
-    rv = P11(tok, C_Login, h, CKU_USER, pin ? pin->data : NULL,
-             pin ? (CK_ULONG)pin->len : 0);
-    /* Wipe the file copy at once, whatever the outcome. */
-    base_secret_free(file_pin);
-    file_pin = NULL;
+    rv = P11(tok, C_Login, h, CKU_USER, (CK_UTF8CHAR_PTR)value,
+             (CK_ULONG)len);
+    /* Drop the source's copy at once, whatever the outcome: for a file
+     * PIN the destroyer wipes it. */
+    if (src_pin != NULL)
+        p11_kit_pin_unref(src_pin);
+    src_pin = NULL;
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         ret = HSMSSP_OK;
     } else if (rv == CKR_PIN_INCORRECT && ends_nl) {
@@ -454,7 +595,8 @@ login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
     }
 
 cleanup:
-    base_secret_free(file_pin);
+    if (src_pin != NULL)
+        p11_kit_pin_unref(src_pin);
     return ret;
 }
 
@@ -1356,6 +1498,8 @@ hsm_token_open(const hsm_config *cfg, hsm_token **tok_out)
 
     /* The URI first: a malformed URI should fail before a module loads. */
     ret = uri_take(tok, cfg);
+    if (ret == HSMSSP_OK)
+        ret = pin_callback_register(tok);
     if (ret != HSMSSP_OK)
         goto cleanup;
     ret = module_open(tok, cfg);
@@ -1409,6 +1553,7 @@ hsm_token_close(hsm_token *tok)
     }
     pool_forget_unlocked(tok);
     hsm_cache_fini(&tok->cache);
+    pin_callback_unregister(tok);
     base_secret_free(tok->pin);
     free(tok->pin_source);
     free(tok->token_uri);

@@ -25,6 +25,8 @@
 
 #include "hsm/hsm-int.h"
 
+#include <p11-kit/pin.h>
+
 /* ---- helpers ---------------------------------------------------------- */
 
 /* A SoftHSM2 config naming the fixture token with the given URI suffix
@@ -355,6 +357,130 @@ test_pin_source_uri(void **state)
     assert_true(session_alive(tok, tok->owner));
     hsm_token_close(tok);
     unlink(pin);
+}
+
+/* A file pin-source is resolved through p11-kit: the token registers its
+ * own file callback for the source, so p11_kit_pin_request() (what login
+ * calls) gives the file's bytes; the PIN object's destroyer wipes them;
+ * closing one token leaves another token's registration for the same
+ * source in place, and closing the last removes it. */
+static void
+test_pin_callback_file(void **state)
+{
+    hsm_config cfg;
+    hsm_token *a = NULL, *b = NULL;
+    char uri[768], pin[512], query[600], src[560];
+    P11KitPin *p;
+    const unsigned char *v;
+    size_t n = 0;
+
+    (void)state;
+    work_path(pin, sizeof(pin), "pin-cb");
+    write_file(pin, TU_SOFTHSM_PIN, 0600);
+    snprintf(src, sizeof(src), "file:%s", pin);
+    snprintf(query, sizeof(query), "?pin-source=%s", src);
+    softhsm_cfg(&cfg, uri, sizeof(uri), query);
+    assert_null(p11_kit_pin_request(src, NULL, "test", 0));
+    TU_OK(hsm_token_open(&cfg, &a));
+    assert_true(a->pin_cb_registered);
+
+    /* The file is re-read at each login: a new PIN in the file is what
+     * the next login uses.  (Before a second token of the module is open:
+     * its sessions would keep the application logged in.) */
+    write_file(pin, "0000", 0600);
+    TU_ERR(hsm_token_recover(a, hsm_token_generation(a)),
+           HSMSSP_ERR_PIN_INCORRECT);
+    write_file(pin, TU_SOFTHSM_PIN, 0600);
+    TU_OK(hsm_token_recover(a, hsm_token_generation(a)));
+    TU_OK(hsm_token_open(&cfg, &b));
+
+    p = p11_kit_pin_request(src, NULL, "test", P11_KIT_PIN_FLAGS_USER_LOGIN);
+    assert_non_null(p);
+    v = p11_kit_pin_get_value(p, &n);
+    assert_int_equal(n, strlen(TU_SOFTHSM_PIN));
+    assert_memory_equal(v, TU_SOFTHSM_PIN, n);
+    /* The bytes live in secure memory (an arena chunk stays mapped after
+     * a free, see test_secmem.c) and the destroyer wipes them. */
+    p11_kit_pin_unref(p);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(v[i], 0);
+
+    hsm_token_close(a);
+    p = p11_kit_pin_request(src, NULL, "test", 0);
+    assert_non_null(p); /* b's registration */
+    p11_kit_pin_unref(p);
+    hsm_token_close(b);
+    assert_null(p11_kit_pin_request(src, NULL, "test", 0));
+    unlink(pin);
+}
+
+/* An application's own p11-kit PIN callback for another pin-source
+ * scheme supplies the PIN: asked at every login (nothing retained), a
+ * wrong answer is a wrong PIN (without the newline hint of files), and
+ * without any callback the login names the source. */
+struct agent {
+    int calls;
+    const char *answer;
+    char last_description[64];
+};
+
+static P11KitPin *
+agent_callback(const char *pin_source, P11KitUri *pin_uri,
+               const char *pin_description, P11KitPinFlags pin_flags,
+               void *data)
+{
+    struct agent *ag = data;
+
+    (void)pin_uri;
+    if (strcmp(pin_source, "hsmssp-agent:test-token") != 0 ||
+        (pin_flags & P11_KIT_PIN_FLAGS_USER_LOGIN) == 0)
+        return NULL;
+    ag->calls++;
+    snprintf(ag->last_description, sizeof(ag->last_description), "%s",
+             pin_description ? pin_description : "");
+    return p11_kit_pin_new_for_string(ag->answer);
+}
+
+static void
+test_pin_callback_custom_scheme(void **state)
+{
+    static const char src[] = "hsmssp-agent:test-token";
+    struct agent ag = {0, TU_SOFTHSM_PIN, ""};
+    hsm_config cfg;
+    hsm_token *tok = NULL;
+    char uri[256];
+
+    (void)state;
+    softhsm_cfg(&cfg, uri, sizeof(uri), "?pin-source=hsmssp-agent:test-token");
+    /* No callback for the scheme yet. */
+    TU_ERR(hsm_token_open(&cfg, &tok), HSMSSP_ERR_PIN_UNAVAILABLE);
+    assert_non_null(strstr(hsmssp_last_error_detail(), src));
+    assert_null(tok);
+
+    assert_true(p11_kit_pin_register_callback(src, agent_callback, &ag,
+                                              NULL) >= 0);
+    TU_OK(hsm_token_open(&cfg, &tok));
+    assert_int_equal(ag.calls, 1);
+    assert_string_equal(ag.last_description, TU_SOFTHSM_TOKEN);
+    assert_null(tok->pin);
+    assert_false(tok->pin_cb_registered); /* not a file source */
+    TU_OK(hsm_token_recover(tok, hsm_token_generation(tok)));
+    assert_int_equal(ag.calls, 2);
+
+    ag.answer = "0000";
+    TU_ERR(hsm_token_recover(tok, hsm_token_generation(tok)),
+           HSMSSP_ERR_PIN_INCORRECT);
+    assert_null(strstr(hsmssp_last_error_detail(), "newline"));
+    assert_int_equal(ag.calls, 3);
+    ag.answer = TU_SOFTHSM_PIN;
+    TU_OK(hsm_token_recover(tok, hsm_token_generation(tok)));
+
+    p11_kit_pin_unregister_callback(src, agent_callback, &ag);
+    TU_ERR(hsm_token_recover(tok, hsm_token_generation(tok)),
+           HSMSSP_ERR_PIN_UNAVAILABLE);
+    assert_non_null(strstr(hsmssp_last_error_detail(), src));
+    assert_int_equal(ag.calls, 4);
+    hsm_token_close(tok);
 }
 
 static void
@@ -1112,6 +1238,8 @@ main(void)
         cmocka_unit_test(test_pin_file_ok),
         cmocka_unit_test(test_pin_file_perms),
         cmocka_unit_test(test_pin_source_uri),
+        cmocka_unit_test(test_pin_callback_file),
+        cmocka_unit_test(test_pin_callback_custom_scheme),
         cmocka_unit_test(test_missing_module),
         cmocka_unit_test(test_no_token),
         cmocka_unit_test(test_registered_name),
