@@ -186,6 +186,11 @@ struct hsm_token {
                                    (its C_CloseAllSessions asserts) */
     CK_SLOT_ID slot;
     char *token_uri;            /* the configured URI, without PIN */
+    CK_INFO info;               /* module, slot and token as found at open
+                                   (or after recovery/fork), for matching
+                                   key URIs without asking the token */
+    CK_SLOT_INFO slot_info;
+    CK_TOKEN_INFO token_info;
     hsm_token_ident ident;
     CK_FLAGS token_flags;
 

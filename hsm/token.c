@@ -945,6 +945,9 @@ token_find_unlocked(hsm_token *tok, P11KitUri *uri)
             continue;
         tok->slot = slots[i];
         tok->token_flags = ti.flags;
+        tok->info = info;
+        tok->slot_info = si;
+        tok->token_info = ti;
         copy_padded(tok->ident.slot_description,
                     sizeof(tok->ident.slot_description), si.slotDescription,
                     sizeof(si.slotDescription));
@@ -1026,38 +1029,32 @@ token_refind_unlocked(hsm_token *tok)
 hsmssp_err
 hsm_token_uri_matches(hsm_token *tok, P11KitUri *uri)
 {
-    hsmssp_err ret;
-    CK_INFO info;
-    CK_SLOT_INFO si;
-    CK_TOKEN_INFO ti;
     CK_SLOT_ID want_slot = p11_kit_uri_get_slot_id(uri);
     const char *mname = p11_kit_uri_get_module_name(uri);
     const char *mpath = p11_kit_uri_get_module_path(uri);
-    CK_RV rv;
+    bool match;
 
-    /* The same attributes token_find_unlocked() matches at open, read
-     * again: the slot's token may have been replaced since. */
-    rv = P11(tok, C_GetInfo, &info);
-    if (rv == CKR_OK)
-        rv = P11(tok, C_GetSlotInfo, tok->slot, &si);
-    if (rv == CKR_OK)
-        rv = P11(tok, C_GetTokenInfo, tok->slot, &ti);
-    if (rv != CKR_OK)
-        return hsm_rv(rv, "C_GetTokenInfo");
-    if (!p11_kit_uri_match_module_info(uri, &info) ||
-        (mpath != NULL && strcmp(mpath, tok->ident.module_path) != 0) ||
-        (mname != NULL &&
-         !module_name_matches(tok->ident.module_path, mname) &&
-         !(tok->module_registered && strcmp(mname, tok->module_name) == 0)) ||
-        (want_slot != (CK_SLOT_ID)-1 && want_slot != tok->slot) ||
-        !p11_kit_uri_match_slot_info(uri, &si) ||
-        !p11_kit_uri_match_token_info(uri, &ti)) {
-        ret = BASE_ERR(HSMSSP_ERR_NO_TOKEN,
-                       "the key URI names another module, slot or token "
-                       "than the open token '%s'",
-                       tok->ident.label);
-        return ret;
-    }
+    /* The attributes token_find_unlocked() matched and recorded, not a
+     * fresh C_GetTokenInfo: the identity cannot change while the token
+     * is open (a replaced token fails its sessions and is found again by
+     * recovery), and SoftHSM2 answers CKR_GENERAL_ERROR to
+     * C_GetTokenInfo while another process rewrites the token's files. */
+    pthread_mutex_lock(&tok->lock);
+    match = p11_kit_uri_match_module_info(uri, &tok->info) &&
+            (mpath == NULL || strcmp(mpath, tok->ident.module_path) == 0) &&
+            (mname == NULL ||
+             module_name_matches(tok->ident.module_path, mname) ||
+             (tok->module_registered &&
+              strcmp(mname, tok->module_name) == 0)) &&
+            (want_slot == (CK_SLOT_ID)-1 || want_slot == tok->slot) &&
+            p11_kit_uri_match_slot_info(uri, &tok->slot_info) &&
+            p11_kit_uri_match_token_info(uri, &tok->token_info);
+    pthread_mutex_unlock(&tok->lock);
+    if (!match)
+        return BASE_ERR(HSMSSP_ERR_NO_TOKEN,
+                        "the key URI names another module, slot or token "
+                        "than the open token '%s'",
+                        tok->ident.label);
     return HSMSSP_OK;
 }
 

@@ -142,6 +142,74 @@ tu_token_name(tu_token_kind kind)
     return kind == TU_SOFTHSM ? "SoftHSM2" : "NSS softoken";
 }
 
+/* The process's own SoftHSM2 token: made on first use, removed at exit
+ * by the process that made it (fork children leave it alone). */
+static char proc_dir[600];
+static pid_t proc_owner;
+
+static void
+proc_token_cleanup(void)
+{
+    char cmd[700];
+
+    if (proc_dir[0] == '\0' || getpid() != proc_owner)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", proc_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", proc_dir);
+    proc_dir[0] = '\0';
+}
+
+/* Writes a softhsm2.conf for dir/tokens and initialises the test token
+ * there with softhsm2-util; false when that fails. */
+static bool
+make_softhsm_token(const char *dir)
+{
+    char cmd[2048], path[700];
+    FILE *f;
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir -p '%s/tokens'", dir,
+             dir);
+    if (system(cmd) != 0)
+        return false;
+    snprintf(path, sizeof(path), "%s/softhsm2.conf", dir);
+    f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f,
+            "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
+            "log.level = ERROR\nslots.removable = false\n",
+            dir);
+    if (fclose(f) != 0)
+        return false;
+    snprintf(path, sizeof(path), "%s/pin", dir);
+    f = fopen(path, "w");
+    if (f == NULL || fputs(TU_SOFTHSM_PIN, f) < 0 || fclose(f) != 0 ||
+        chmod(path, 0600) != 0)
+        return false;
+    snprintf(cmd, sizeof(cmd),
+             "SOFTHSM2_CONF='%s/softhsm2.conf' softhsm2-util --init-token "
+             "--free --label '%s' --so-pin 123456 --pin '%s' >/dev/null",
+             dir, TU_SOFTHSM_TOKEN, TU_SOFTHSM_PIN);
+    return system(cmd) == 0;
+}
+
+const char *
+tu_softhsm_dir(void)
+{
+    if (proc_dir[0] == '\0') {
+        char dir[600];
+        snprintf(dir, sizeof(dir), "%s/softhsm-proc.%ld", tu_work_dir(),
+                 (long)getpid());
+        if (!make_softhsm_token(dir))
+            tu_skip("softhsm2-util could not make a token in %s", dir);
+        memcpy(proc_dir, dir, sizeof(proc_dir));
+        proc_owner = getpid();
+        atexit(proc_token_cleanup);
+    }
+    return proc_dir;
+}
+
 void
 tu_token_config(tu_token_kind kind, unsigned policy, hsm_config *cfg)
 {
@@ -152,10 +220,13 @@ tu_token_config(tu_token_kind kind, unsigned policy, hsm_config *cfg)
     if (kind == TU_SOFTHSM) {
         if (access(TU_SOFTHSM_MODULE, R_OK) != 0)
             tu_skip("SoftHSM2 module %s missing", TU_SOFTHSM_MODULE);
-        snprintf(conf, sizeof(conf), "%s/softhsm/softhsm2.conf",
-                 tu_work_dir());
-        if (access(conf, R_OK) != 0)
-            tu_skip("SoftHSM2 fixture %s missing (run via ctest)", conf);
+        /* A token of this process's own, not one shared by every test:
+         * SoftHSM2 keeps a token in files that each process reads and
+         * rewrites without coordination, and tests running in parallel
+         * (ctest -j) made each other's logins and token-info reads fail
+         * (CKR_USER_PIN_NOT_INITIALIZED, CKR_GENERAL_ERROR) while one of
+         * them created or destroyed persistent objects. */
+        snprintf(conf, sizeof(conf), "%s/softhsm2.conf", tu_softhsm_dir());
         setenv("SOFTHSM2_CONF", conf, 1);
         snprintf(uri, sizeof(uri), "pkcs11:token=%s?pin-value=%s",
                  TU_SOFTHSM_TOKEN, TU_SOFTHSM_PIN);

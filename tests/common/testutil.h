@@ -1,7 +1,7 @@
 /*
  * tests/common/testutil.h - the harness every test executable shares:
  * cmocka, hex helpers, the JSON vectors in tests/vectors, and fixtures that
- * open the test tokens (SoftHSM2 with the token made by softhsm-setup.sh,
+ * open the test tokens (SoftHSM2 with a token of the process's own,
  * NSS softoken without a database).
  *
  * Skips: a test that cannot run on this machine calls tu_skip(), which
@@ -55,13 +55,21 @@ uint8_t *tu_json_hex(json_t *obj, const char *field, size_t *len_out);
 /* Integer field, or dflt when absent. */
 long long tu_json_int(json_t *obj, const char *field, long long dflt);
 
-/* Token fixtures.  TU_SOFTHSM needs the softhsm fixture (ctest
- * FIXTURES_REQUIRED softhsm) and sets SOFTHSM2_CONF; TU_NSS opens the
- * no-database NSS softoken.  Skips (tu_skip) when the module is absent. */
+/* Token fixtures.  TU_SOFTHSM is a token of the calling process's own
+ * (tu_softhsm_dir), made on first use and removed at exit, and sets
+ * SOFTHSM2_CONF to it; TU_NSS opens the no-database NSS softoken.  Skips
+ * (tu_skip) when the module is absent. */
 typedef enum tu_token_kind { TU_SOFTHSM = 0, TU_NSS = 1 } tu_token_kind;
 const char *tu_token_name(tu_token_kind kind);
 void tu_token_config(tu_token_kind kind, unsigned policy, hsm_config *cfg);
 hsm_token *tu_token_open(tu_token_kind kind, unsigned policy);
+
+/* The directory of the process's SoftHSM2 token (softhsm2.conf, tokens/,
+ * and pin: a 0600 file holding TU_SOFTHSM_PIN): HSMSSP_TEST_WORK/
+ * softhsm-proc.<pid>, made with softhsm2-util on first use, so that test
+ * executables running in parallel never share token files.  Fork
+ * children use their parent's. */
+const char *tu_softhsm_dir(void);
 
 /* A SoftHSM2 token of the test's own, for tests that delete, copy or
  * otherwise disturb token storage: a fresh directory

@@ -1,9 +1,8 @@
 #!/bin/bash
 # tests/hsm/test_cli_probe.sh - the `hsmssp` command against real tokens.
 #
-# Runs the built binary (HSMSSP_CLI) against the SoftHSM2 fixture token
-# (HSMSSP_TEST_WORK/softhsm, made by tests/common/softhsm-setup.sh) and NSS
-# softoken, and checks:
+# Runs the built binary (HSMSSP_CLI) against a SoftHSM2 token of its own
+# (made below with softhsm2-util) and NSS softoken, and checks:
 #   - the probe table's levels from DESIGN sec. 3 through --json (parsed
 #     with python3's json module): SoftHSM2 17/18 T, 19/20 H(import),
 #     23 H(op) refused by default and allowed with --allow-host-op krb, the
@@ -34,11 +33,24 @@ skip() {
 [ -f "$softhsm" ] || skip "SoftHSM2 module $softhsm missing"
 [ -f "$nss" ] || skip "NSS softoken $nss missing"
 [ -x "$py" ] || skip "$py missing"
-[ -f "$work/softhsm/softhsm2.conf" ] || skip "SoftHSM2 fixture missing"
-export SOFTHSM2_CONF=$work/softhsm/softhsm2.conf
+command -v softhsm2-util >/dev/null || skip "softhsm2-util missing"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hsmssp-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+
+# A token of this script's own (as the C tests have, tests/common/
+# testutil.c): SoftHSM2 token files shared with tests running in
+# parallel made logins fail while another process rewrote them.
+mkdir -p "$tmp/softhsm/tokens"
+cat >"$tmp/softhsm/softhsm2.conf" <<CONF
+directories.tokendir = $tmp/softhsm/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+CONF
+export SOFTHSM2_CONF=$tmp/softhsm/softhsm2.conf
+softhsm2-util --init-token --free --label hsmssp-test --so-pin 123456 \
+    --pin 1234 >/dev/null || skip "softhsm2-util could not make a token"
 uri='pkcs11:token=hsmssp-test?pin-value=1234'
 passed=0
 failed=0

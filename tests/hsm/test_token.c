@@ -5,10 +5,10 @@
  * threads, recovery after lost sessions and after the token's storage
  * vanished, CK_RV conversion and call counting.
  *
- * The SoftHSM2 token is the shared fixture made by softhsm-setup.sh; a
- * test that destroys storage works on a fresh token of its own
- * (tu_softhsm_private), never on a copy of the shared one, which other
- * tests may be writing at that moment.
+ * The SoftHSM2 token is this process's own (tu_softhsm_dir), never one
+ * that tests running in parallel write; a case that destroys storage
+ * works on a fresh token of its own (tu_softhsm_private), never on a
+ * copy of another, which might be half-written at that moment.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,7 +29,7 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* A SoftHSM2 config naming the fixture token with the given URI suffix
+/* A SoftHSM2 config naming the test token with the given URI suffix
  * (empty, "?pin-value=...", "?pin-source=..."). */
 static void
 softhsm_cfg(hsm_config *cfg, char *uri, size_t uri_size, const char *query)
