@@ -42,9 +42,9 @@
  * kind FWD generates a plain forwarder; MECH a forwarder that first
  * refuses a hidden mechanism (parameter m); OP a forwarder for a function
  * that belongs to an active cryptographic operation; OWN means the
- * function is written by hand further down.  The terminator runs when a fault is
- * injected into an OP function (see term_out() below).  Parameter names
- * are fixed: s is always the session. */
+ * function is written by hand further down.  The terminator runs when a
+ * fault is injected into an OP function (see term_out() below).
+ * Parameter names are fixed: s is always the session, m the mechanism. */
 #define FM_FUNCS(X)                                                          \
     /* General-purpose functions (PKCS#11 v2.40 sec. 5.4).  The entry point, \
      * C_GetFunctionList, stays out of the list. */                          \
