@@ -252,15 +252,31 @@ usage_label(int32_t usage, uint8_t role, uint8_t label[5])
     label[4] = role;
 }
 
+size_t
+hsm_ke_mechs(const hsm_etype_plan *plan, CK_MECHANISM_TYPE *out)
+{
+    /* cts_encrypt/cts_decrypt below: the composed path is one CBC call
+     * (plus one ECB block to decrypt); the native paths call AES_CTS for
+     * two blocks or more and plain CBC for a single block. */
+    if (plan->cts == HSM_CTS_NATIVE_CS1 || plan->cts == HSM_CTS_NATIVE_CS3) {
+        out[0] = CKM_AES_CTS;
+        out[1] = CKM_AES_CBC;
+        return 2;
+    }
+    out[0] = CKM_AES_CBC;
+    out[1] = CKM_AES_ECB;
+    return 2;
+}
+
 /* Derives (usage, role) on the token under the plan.  Returns the new
- * object; the caller caches or destroys it. */
+ * object; the caller caches or destroys it.  Its CKA_ALLOWED_MECHANISMS:
+ * Ke the plan's CTS path (hsm_ke_mechs), Ki and Kc the etype's HMAC. */
 static hsmssp_err
 derive_on_token(hsm_key *key, const etype_info *ei,
                 const hsm_etype_plan *plan, int32_t usage, uint8_t role,
                 CK_OBJECT_HANDLE *obj_out)
 {
-    static const CK_MECHANISM_TYPE ke_mechs[] = {CKM_AES_CBC, CKM_AES_ECB,
-                                                 CKM_AES_CTS};
+    CK_MECHANISM_TYPE ke_mechs[HSM_KE_MECHS_MAX];
     hsm_token *tok = key->tok;
     uint8_t label[5], data[32];
     CK_MECHANISM mech;
@@ -276,7 +292,7 @@ derive_on_token(hsm_key *key, const etype_info *ei,
         t.key_type = CKK_AES;
         t.encrypt = t.decrypt = true;
         t.mechs = ke_mechs;
-        t.n_mechs = BASE_ARRAY_LEN(ke_mechs);
+        t.n_mechs = hsm_ke_mechs(plan, ke_mechs);
         vlen = krbsw_derived_len(ei->etype, role);
     } else {
         t.key_type = CKK_GENERIC_SECRET;
@@ -352,15 +368,23 @@ derive_on_token(hsm_key *key, const etype_info *ei,
     return ret;
 }
 
+/* What a key made by derive_hmac_md5_key() is for. */
+typedef enum md5_key_use {
+    MD5_KEY_K1,    /* HMAC-MD5 checksum, and the KDF base of K3 */
+    MD5_KEY_KSIGN, /* HMAC-MD5 of the -138 checksum only */
+    MD5_KEY_K3     /* RC4 encryption or decryption of one message */
+} md5_key_use;
+
 /* HMAC-MD5(base, msg) as a new key object by the SP800-108 feedback KDF
  * with an empty IV: one iteration computes PRF(K, IV || msg) = HMAC(K,
- * msg) (DESIGN sec. 8).  key_type CKK_GENERIC_SECRET for further HMACs,
- * CKK_RC4 for the RC4 key K3. */
+ * msg) (DESIGN sec. 8).  CKK_GENERIC_SECRET for K1 and Ksign, CKK_RC4 for
+ * the RC4 key K3; CKA_ALLOWED_MECHANISMS and the usage flags are exactly
+ * what the RC4-HMAC functions below do with each. */
 static hsmssp_err
 derive_hmac_md5_key(hsm_token *tok, CK_OBJECT_HANDLE base, const uint8_t *msg,
-                    size_t len, CK_KEY_TYPE key_type, CK_OBJECT_HANDLE *out)
+                    size_t len, md5_key_use use, CK_OBJECT_HANDLE *out)
 {
-    static const CK_MECHANISM_TYPE sign_mechs[] = {
+    static const CK_MECHANISM_TYPE k1_mechs[] = {
         CKM_MD5_HMAC, CKM_SP800_108_FEEDBACK_KDF};
     static const CK_MECHANISM_TYPE rc4_mechs[] = {CKM_RC4};
     hsm_prf_data_param dp[2] = {
@@ -375,15 +399,17 @@ derive_hmac_md5_key(hsm_token *tok, CK_OBJECT_HANDLE base, const uint8_t *msg,
     kp.ulNumberOfDataParams = 2;
     kp.pDataParams = dp;
     memset(&t, 0, sizeof(t));
-    t.key_type = key_type;
-    if (key_type == CKK_RC4) {
+    if (use == MD5_KEY_K3) {
+        t.key_type = CKK_RC4;
         t.encrypt = t.decrypt = true;
         t.mechs = rc4_mechs;
         t.n_mechs = 1;
     } else {
-        t.sign = t.derive = true;
-        t.mechs = sign_mechs;
-        t.n_mechs = BASE_ARRAY_LEN(sign_mechs);
+        t.key_type = CKK_GENERIC_SECRET;
+        t.sign = true;
+        t.derive = use == MD5_KEY_K1;
+        t.mechs = k1_mechs;
+        t.n_mechs = use == MD5_KEY_K1 ? 2 : 1;
     }
     return hsm_obj_derive(tok, &mech, base, &t, 16, out);
 }
@@ -442,7 +468,9 @@ get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
             msg[3] = (uint8_t)(u >> 24);
             n = 4;
         }
-        ret = derive_hmac_md5_key(tok, key->base, msg, n, CKK_GENERIC_SECRET,
+        ret = derive_hmac_md5_key(tok, key->base, msg, n,
+                                  role == ROLE_RC4_KSIGN ? MD5_KEY_KSIGN
+                                                         : MD5_KEY_K1,
                                   &obj);
     } else {
         ret = derive_on_token(key, ei, plan, usage, role, &obj);
@@ -606,19 +634,21 @@ host_hmac_so(const uint8_t *key, const uint8_t *buf, size_t prefix,
 /*
  * Encrypts L >= 16 bytes of p (zero-padded in place to N = 16 * ceil(L/16)
  * bytes, so p must hold N bytes) into out[0..L) in Kerberos order, with
- * IV 0 (RFC 3962 sec. 5; RFC 4121 and every RFC 3961 use here start from
- * the zero cipher state).  work must hold N bytes.
+ * the initial vector iv0 (RFC 3962 sec. 5; RFC 4121 and every RFC 3961
+ * use here start from the zero cipher state, the RFC 3962 appendix B
+ * vectors too; hsm_test_cts passes others).  work must hold N bytes.
  */
 static hsmssp_err
 cts_encrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
-            CK_OBJECT_HANDLE ke, uint8_t *p, size_t L, uint8_t *work,
-            uint8_t *out)
+            CK_OBJECT_HANDLE ke, const uint8_t iv0[16], uint8_t *p,
+            size_t L, uint8_t *work, uint8_t *out)
 {
-    uint8_t iv[16] = {0};
+    uint8_t iv[16];
     CK_MECHANISM cbc = {CKM_AES_CBC, iv, sizeof(iv)};
     size_t n = (L + 15) / 16, N = n * 16, d = L - (n - 1) * 16;
     hsmssp_err ret;
 
+    memcpy(iv, iv0, sizeof(iv));
     if (n >= 2 && plan->cts != HSM_CTS_COMPOSED) {
         CK_MECHANISM cts = {CKM_AES_CTS, iv, sizeof(iv)};
         ret = p11_encrypt(tok, s, &cts, ke, p, L, work, N,
@@ -654,20 +684,21 @@ cts_encrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
 }
 
 /*
- * Decrypts L >= 16 bytes of c (Kerberos CS3 order) into out[0..L).  work
- * must hold 16 * ceil(L/16) bytes.
+ * Decrypts L >= 16 bytes of c (Kerberos CS3 order) into out[0..L) with
+ * the initial vector iv0.  work must hold 16 * ceil(L/16) bytes.
  */
 static hsmssp_err
 cts_decrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
-            CK_OBJECT_HANDLE ke, const uint8_t *c, size_t L, uint8_t *work,
-            uint8_t *out)
+            CK_OBJECT_HANDLE ke, const uint8_t iv0[16], const uint8_t *c,
+            size_t L, uint8_t *work, uint8_t *out)
 {
-    uint8_t iv[16] = {0}, z[16];
+    uint8_t iv[16], z[16];
     CK_MECHANISM cbc = {CKM_AES_CBC, iv, sizeof(iv)};
     CK_MECHANISM ecb = {CKM_AES_ECB, NULL, 0};
     size_t n = (L + 15) / 16, d = L - (n - 1) * 16;
     hsmssp_err ret;
 
+    memcpy(iv, iv0, sizeof(iv));
     if (n == 1)
         return p11_decrypt(tok, s, &cbc, ke, c, 16, out, 16,
                            "C_Decrypt(CKM_AES_CBC)");
@@ -711,6 +742,9 @@ cleanup:
 
 /* ---- AES enctypes (RFC 3962, RFC 8009) ------------------------------ */
 
+/* Every Kerberos use of CTS here starts from the zero cipher state. */
+static const uint8_t zero_iv[16];
+
 static bool
 is_sha2(const etype_info *ei)
 {
@@ -749,7 +783,7 @@ aes_encrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
     ret = get_dkey(key, ei, plan, usage, KRBSW_ROLE_KI, &ki);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    ret = cts_encrypt(tok, s, plan, ke.obj, p, L, work, out);
+    ret = cts_encrypt(tok, s, plan, ke.obj, zero_iv, p, L, work, out);
     if (ret != HSMSSP_OK)
         goto cleanup;
     if (is_sha2(ei)) {
@@ -814,7 +848,7 @@ aes_decrypt(hsm_key *key, hsm_sess *s, const etype_info *ei,
     ret = get_dkey(key, ei, plan, usage, KRBSW_ROLE_KE, &ke);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    ret = cts_decrypt(tok, s, plan, ke.obj, in, L, sc.s->data, out);
+    ret = cts_decrypt(tok, s, plan, ke.obj, zero_iv, in, L, sc.s->data, out);
     if (ret != HSMSSP_OK)
         goto cleanup;
     if (!is_sha2(ei)) {
@@ -925,7 +959,7 @@ rc4_encrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
                           L - 8, so, n_so, cksum, &maclen);
         if (ret != HSMSSP_OK)
             goto cleanup;
-        ret = derive_hmac_md5_key(tok, dk1.obj, cksum, 16, CKK_RC4, &k3);
+        ret = derive_hmac_md5_key(tok, dk1.obj, cksum, 16, MD5_KEY_K3, &k3);
         if (ret != HSMSSP_OK)
             goto cleanup;
         ret = p11_encrypt(tok, s, &rc4, k3, sc.s->data, L, out + 16, L,
@@ -983,7 +1017,7 @@ rc4_decrypt(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan,
                        krbsw_rc4_usage(usage), ROLE_RC4_K1, &dk1);
         if (ret != HSMSSP_OK)
             goto cleanup;
-        ret = derive_hmac_md5_key(tok, dk1.obj, in, 16, CKK_RC4, &k3);
+        ret = derive_hmac_md5_key(tok, dk1.obj, in, 16, MD5_KEY_K3, &k3);
         if (ret != HSMSSP_OK)
             goto cleanup;
         ret = p11_decrypt(tok, s, &rc4, k3, in + 16, L, out, L,
@@ -1392,4 +1426,58 @@ hsm_krb_checksum_verify(hsm_key *key, int32_t usage, const uint8_t *in,
         return BASE_ERR(HSMSSP_ERR_INTEGRITY, "%s checksum, usage %d",
                         ei->name, (int)usage);
     return HSMSSP_OK;
+}
+
+/* ---- test hook (hsm-int.h) ------------------------------------------ */
+
+/* Runs the plan's CTS path exactly as aes_encrypt/aes_decrypt do, with a
+ * Ke-shaped session object made from the caller's raw AES key (the
+ * RFC 3962 appendix B vectors are raw AES keys, not Kerberos base keys,
+ * and a base key's CKA_ALLOWED_MECHANISMS rightly exclude the ciphers). */
+hsmssp_err
+hsm_test_cts(hsm_token *tok, int32_t etype, const base_secret *key,
+             bool encrypt, const uint8_t iv[16], const uint8_t *in,
+             size_t len, uint8_t *out)
+{
+    const hsm_etype_plan *plan = hsm_plan(tok, etype);
+    CK_MECHANISM_TYPE mechs[HSM_KE_MECHS_MAX];
+    CK_OBJECT_HANDLE ke = CK_INVALID_HANDLE;
+    size_t N = (len + 15) / 16 * 16;
+    hsm_sess *s = NULL;
+    scratch sc = {0};
+    hsm_obj_tmpl t;
+    hsmssp_err ret;
+
+    if (plan == NULL || plan->cts == HSM_CTS_NONE || len < 16 ||
+        (etype != HSM_ETYPE_AES128_SHA1 && etype != HSM_ETYPE_AES256_SHA1 &&
+         etype != HSM_ETYPE_AES128_SHA256 &&
+         etype != HSM_ETYPE_AES256_SHA384))
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "no CTS for etype %d and %zu bytes", (int)etype, len);
+    memset(&t, 0, sizeof(t));
+    t.key_type = CKK_AES;
+    t.encrypt = t.decrypt = true;
+    t.mechs = mechs;
+    t.n_mechs = hsm_ke_mechs(plan, mechs);
+    ret = hsm_obj_create(tok, &t, key->data, key->len, &ke);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    ret = scratch_get(2 * N, &sc);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    ret = hsm_session_get(tok, &s);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (encrypt) {
+        memcpy(sc.s->data, in, len);
+        ret = cts_encrypt(tok, s, plan, ke, iv, sc.s->data, len,
+                          sc.s->data + N, out);
+    } else {
+        ret = cts_decrypt(tok, s, plan, ke, iv, in, len, sc.s->data, out);
+    }
+cleanup:
+    hsm_session_put(tok, s, ret != HSMSSP_OK);
+    hsm_obj_destroy(tok, ke);
+    scratch_done(&sc);
+    return ret;
 }

@@ -159,6 +159,14 @@ typedef struct hsm_etype_plan {
     const char *missing; /* the mechanism whose absence set the level */
 } hsm_etype_plan;
 
+/* CKA_ALLOWED_MECHANISMS of a per-usage encryption key (Ke) under the
+ * plan: exactly the mechanisms its CTS path calls on this token
+ * (composed: AES_CBC and AES_ECB; native CTS: AES_CTS, and AES_CBC for
+ * one-block messages).  Writes at most HSM_KE_MECHS_MAX; returns the
+ * count.  (engine.c) */
+#define HSM_KE_MECHS_MAX 2
+size_t hsm_ke_mechs(const hsm_etype_plan *plan, CK_MECHANISM_TYPE *out);
+
 /* The plan of an etype on this token, NULL for an unknown etype. */
 const hsm_etype_plan *hsm_plan(const hsm_token *tok, int32_t etype);
 
@@ -172,15 +180,27 @@ struct hsm_token {
     CK_FUNCTION_LIST *fl;       /* from p11-kit */
     bool module_registered;     /* loaded by p11-kit name vs by path */
     char *init_args;            /* C_Initialize pReserved, or NULL */
+    bool module_initialized;    /* our C_Initialize succeeded and no
+                                   C_Finalize followed: p11-kit's managed
+                                   wrapper must not be called otherwise
+                                   (its C_CloseAllSessions asserts) */
     CK_SLOT_ID slot;
     char *token_uri;            /* the configured URI, without PIN */
+    CK_INFO info;               /* module, slot and token as found at open
+                                   (or after recovery/fork), for matching
+                                   key URIs without asking the token */
+    CK_SLOT_INFO slot_info;
+    CK_TOKEN_INFO token_info;
     hsm_token_ident ident;
     CK_FLAGS token_flags;
 
     /* login */
     base_secret *pin;           /* pin-value or pin read once; NULL when a
                                    pin-source is re-read at each login */
-    char *pin_source;           /* file path re-read at each login */
+    char *pin_source;           /* RFC 7512 pin-source, asked of p11-kit's
+                                   PIN callbacks at each login */
+    bool pin_cb_registered;     /* our file callback is registered for
+                                   pin_source (token.c) */
     bool pin_lost_in_fork;      /* pin read as wiped in this fork child
                                    (MADV_WIPEONFORK); login says why */
 
@@ -315,6 +335,13 @@ hsmssp_err hsm_owner_acquire(hsm_token *tok, CK_SESSION_HANDLE *h_out,
                              uint64_t *gen_out) BASE_WUR;
 void hsm_owner_release(hsm_token *tok);
 
+/* Checks the module, slot and token attributes of a parsed URI against
+ * the open token: HSMSSP_OK, or HSMSSP_ERR_NO_TOKEN naming the token
+ * (never echoing the URI). */
+struct p11_kit_uri;
+hsmssp_err hsm_token_uri_matches(hsm_token *tok, struct p11_kit_uri *uri)
+    BASE_WUR;
+
 /* Current generation (under tok->lock). */
 uint64_t hsm_token_generation(hsm_token *tok);
 
@@ -358,5 +385,18 @@ hsm_cache_entry *hsm_cache_insert_unlocked(hsm_cache *c, uint64_t serial,
                                            int32_t usage, uint8_t role,
                                            uint64_t gen, CK_OBJECT_HANDLE obj,
                                            CK_OBJECT_HANDLE *evict_out);
+
+/* ---- test hooks (tests/ only) ------------------------------------- */
+
+/* Runs the engine's AES-CTS path for etype's plan on this token
+ * (composed CBC+ECB, or native CKM_AES_CTS with the CS1 reorder) with a
+ * session object shaped like a per-usage Ke key (CKA_ALLOWED_MECHANISMS
+ * from hsm_ke_mechs) made from the raw AES key bytes, over len >= 16
+ * bytes with the initial vector iv; out gets len bytes.  The object is
+ * destroyed before return.  For the RFC 3962 known-answer tests. */
+hsmssp_err hsm_test_cts(hsm_token *tok, int32_t etype, const base_secret *key,
+                        bool encrypt, const uint8_t iv[16],
+                        const uint8_t *in, size_t len, uint8_t *out)
+    BASE_WUR;
 
 #endif

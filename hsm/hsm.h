@@ -233,6 +233,24 @@ hsmssp_err hsm_key_import(hsm_token *tok, const hsm_key_spec *spec,
 hsmssp_err hsm_key_find(hsm_token *tok, int32_t etype, const uint8_t *id,
                         size_t id_len, hsm_key **key_out) BASE_WUR;
 
+/* Finds a persistent key by an RFC 7512 PKCS#11 URI (p11-kit's parser,
+ * P11_KIT_URI_FOR_OBJECT_ON_TOKEN_AND_MODULE): its object attributes
+ * id= (CKA_ID), object= (CKA_LABEL) and type= (CKA_CLASS) select among
+ * the token's CKA_TOKEN secret-key objects (the search is always
+ * constrained to CKO_SECRET_KEY: a type= other than secret-key matches
+ * nothing), and its module, slot and token attributes must match the
+ * open token (HSMSSP_ERR_NO_TOKEN otherwise).  Exactly one object must
+ * match: none gives HSMSSP_ERR_KEY_NOT_FOUND, several
+ * HSMSSP_ERR_INVALID_ARGUMENT ("URI matches N objects").  The object
+ * found becomes the key as hsm_key_find() would make it (its CKA_ID
+ * names its per-usage objects).  PIN attributes (pin-value, pin-source)
+ * are ignored, a pin-value wiped from the parser's copy: the token is
+ * logged in already.  The URI is never logged or put in an error
+ * detail.  A malformed URI, or one with attributes p11-kit does not
+ * know, gives HSMSSP_ERR_BAD_URI. */
+hsmssp_err hsm_key_find_uri(hsm_token *tok, int32_t etype, const char *uri,
+                            hsm_key **key_out) BASE_WUR;
+
 /* Releases the handle: destroys the key's session objects and its cached
  * derived keys; persistent objects stay on the token.  NULL is a no-op. */
 void hsm_key_free(hsm_key *key);

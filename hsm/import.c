@@ -33,6 +33,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <p11-kit/uri.h>
+
 #include "hsm/hsm-int.h"
 #include "hsm/krbsw.h"
 
@@ -165,52 +167,64 @@ hsm_obj_destroy(hsm_token *tok, CK_OBJECT_HANDLE obj)
 
 /* ---- per-etype object shapes ---------------------------------------- */
 
-/* The long-term/base key template of an etype under its plan. */
+static bool needs_z(const hsm_etype_plan *plan);
+
+/* The long-term/base key template of an etype under its plan.
+ * CKA_ALLOWED_MECHANISMS is exactly what the plan does with the base key
+ * on this token, so that a compromised host process cannot use the key
+ * for anything else (e.g. plain AES-ECB encryption as a Kerberos key
+ * oracle):
+ *   17  AES_ECB_ENCRYPT_DATA (DK), plus AES_ECB decrypt only where Ki is
+ *       zero-padded through Z = D_K(0^16) (needs_z);
+ *   18  AES_CBC_ENCRYPT_DATA (DK over two chained blocks);
+ *   19/20  SP800_108_COUNTER_KDF: the T plan's derivation; under the
+ *       H(import) plan the stored base key is never used, and the KDF is
+ *       the one mechanism it may ever serve (a re-derivation on a token
+ *       that gains the KDF; CKA_MODIFIABLE=FALSE rules out widening it
+ *       later);
+ *   23  SP800_108_FEEDBACK_KDF (T plan: K1 and Ksign derived on the
+ *       token) or MD5_HMAC by C_Sign (H(op) plan), never both. */
 static void
 base_template(const hsm_etype_plan *plan, const hsm_key_spec *spec,
-              hsm_obj_tmpl *t)
+              hsm_obj_tmpl *t, CK_MECHANISM_TYPE mechs[2])
 {
-    static const CK_MECHANISM_TYPE aes_sha1_mechs[] = {
-        CKM_AES_ECB_ENCRYPT_DATA, CKM_AES_CBC_ENCRYPT_DATA, CKM_AES_ECB};
-    static const CK_MECHANISM_TYPE kdf_mechs[] = {CKM_SP800_108_COUNTER_KDF};
-    static const CK_MECHANISM_TYPE rc4_mechs[] = {CKM_MD5_HMAC,
-                                                  CKM_SP800_108_FEEDBACK_KDF};
-
     memset(t, 0, sizeof(*t));
     t->token = spec->persistent;
     t->priv = true;
     t->id = spec->id;
     t->id_len = spec->id_len;
     t->label = spec->label;
+    t->mechs = mechs;
     switch (plan->etype) {
     case HSM_ETYPE_AES128_SHA1:
-    case HSM_ETYPE_AES256_SHA1:
-        /* DK by *_ENCRYPT_DATA; ECB decrypt only for Z = D_K(0^16). */
         t->key_type = CKK_AES;
         t->derive = true;
-        t->decrypt = plan->etype == HSM_ETYPE_AES128_SHA1;
-        t->mechs = aes_sha1_mechs;
-        t->n_mechs = BASE_ARRAY_LEN(aes_sha1_mechs);
+        mechs[t->n_mechs++] = CKM_AES_ECB_ENCRYPT_DATA;
+        if (needs_z(plan)) {
+            t->decrypt = true;
+            mechs[t->n_mechs++] = CKM_AES_ECB;
+        }
+        break;
+    case HSM_ETYPE_AES256_SHA1:
+        t->key_type = CKK_AES;
+        t->derive = true;
+        mechs[t->n_mechs++] = CKM_AES_CBC_ENCRYPT_DATA;
         break;
     case HSM_ETYPE_AES128_SHA256:
     case HSM_ETYPE_AES256_SHA384:
-        /* The RFC 8009 base key is only ever a KDF input.  Under the
-         * host-at-import plan it is inert on the token; it is stored so
-         * that the key can be found by its CKA_ID and re-derived on the
-         * token once the token can run the KDF. */
         t->key_type = CKK_GENERIC_SECRET;
         t->derive = true;
-        t->mechs = kdf_mechs;
-        t->n_mechs = BASE_ARRAY_LEN(kdf_mechs);
+        mechs[t->n_mechs++] = CKM_SP800_108_COUNTER_KDF;
         break;
     default:
-        /* RC4-HMAC: K1 = HMAC-MD5(K, usage) by C_Sign (H(op) plan) or by
-         * the feedback KDF (T plan). */
         t->key_type = CKK_GENERIC_SECRET;
-        t->derive = plan->derive == HSM_DERIVE_FEEDBACK_MD5;
-        t->sign = plan->derive == HSM_DERIVE_HOST_OP;
-        t->mechs = rc4_mechs;
-        t->n_mechs = BASE_ARRAY_LEN(rc4_mechs);
+        if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+            t->derive = true;
+            mechs[t->n_mechs++] = CKM_SP800_108_FEEDBACK_KDF;
+        } else {
+            t->sign = true;
+            mechs[t->n_mechs++] = CKM_MD5_HMAC;
+        }
         break;
     }
 }
@@ -257,11 +271,10 @@ store_host_derived(hsm_token *tok, const hsm_etype_plan *plan,
                    const hsm_key_spec *spec, const base_secret *key,
                    int32_t usage, uint8_t role, CK_OBJECT_HANDLE *obj_out)
 {
-    static const CK_MECHANISM_TYPE ke_mechs[] = {CKM_AES_CBC, CKM_AES_ECB,
-                                                 CKM_AES_CTS};
     static const CK_MECHANISM_TYPE sha256_mechs[] = {CKM_SHA256_HMAC};
     static const CK_MECHANISM_TYPE sha384_mechs[] = {CKM_SHA384_HMAC};
     base_secret *dk = NULL, *padded = NULL;
+    CK_MECHANISM_TYPE ke_mechs[HSM_KE_MECHS_MAX];
     uint8_t id[HSM_ID_MAX + 5];
     char label[160];
     char rc = role == KRBSW_ROLE_KE ? 'e' : role == KRBSW_ROLE_KI ? 'i' : 'c';
@@ -290,7 +303,7 @@ store_host_derived(hsm_token *tok, const hsm_etype_plan *plan,
         t.key_type = CKK_AES;
         t.encrypt = t.decrypt = true;
         t.mechs = ke_mechs;
-        t.n_mechs = BASE_ARRAY_LEN(ke_mechs);
+        t.n_mechs = hsm_ke_mechs(plan, ke_mechs);
         ret = hsm_obj_create(tok, &t, dk->data, dk->len, obj_out);
     } else {
         /* HMAC keys shorter than the token's minimum are zero-padded:
@@ -388,28 +401,33 @@ key_release(hsm_key *key, bool all)
     uint64_t cur_gen = hsm_token_generation(tok);
     bool same_process = key->pid == getpid() && key->gen == cur_gen;
     hsm_cache *c = &tok->cache;
-    CK_OBJECT_HANDLE *doomed = NULL;
-    size_t n_doomed = 0;
+    CK_OBJECT_HANDLE doomed[32];
+    size_t n_doomed;
 
     /* Cached derived keys of this key: destroy the objects of the current
      * generation, forget the others (their session is gone).  Objects are
      * collected under cache_lock and destroyed after it is released: the
-     * owner session lock comes first in the locking order. */
-    pthread_mutex_lock(&tok->cache_lock);
-    doomed = calloc(c->cap ? c->cap : 1, sizeof(*doomed));
-    for (size_t i = 0; i < c->cap; i++) {
-        hsm_cache_entry *e = &c->slots[i];
-        if (!e->used || e->key_serial != key->serial)
-            continue;
-        if (same_process && e->gen == cur_gen && doomed != NULL)
-            doomed[n_doomed++] = e->obj;
-        memset(e, 0, sizeof(*e));
-        c->count--;
-    }
-    pthread_mutex_unlock(&tok->cache_lock);
-    for (size_t i = 0; i < n_doomed; i++)
-        hsm_obj_destroy(tok, doomed[i]);
-    free(doomed);
+     * owner session lock comes first in the locking order.  A fixed batch
+     * on the stack, repeated until no entry of the key is left, so that
+     * no allocation failure can make an entry vanish from the cache while
+     * its object stays on the token. */
+    do {
+        n_doomed = 0;
+        pthread_mutex_lock(&tok->cache_lock);
+        for (size_t i = 0; i < c->cap && n_doomed < BASE_ARRAY_LEN(doomed);
+             i++) {
+            hsm_cache_entry *e = &c->slots[i];
+            if (!e->used || e->key_serial != key->serial)
+                continue;
+            if (same_process && e->gen == cur_gen)
+                doomed[n_doomed++] = e->obj;
+            memset(e, 0, sizeof(*e));
+            c->count--;
+        }
+        pthread_mutex_unlock(&tok->cache_lock);
+        for (size_t i = 0; i < n_doomed; i++)
+            hsm_obj_destroy(tok, doomed[i]);
+    } while (n_doomed == BASE_ARRAY_LEN(doomed));
 
     if (same_process && (all || !key->persistent)) {
         for (size_t i = 0; i < key->n_stored; i++)
@@ -459,6 +477,7 @@ hsm_key_import(hsm_token *tok, const hsm_key_spec *spec,
     const hsm_etype_plan *plan;
     hsm_key *key = NULL;
     hsm_obj_tmpl t;
+    CK_MECHANISM_TYPE base_mechs[2];
     hsmssp_err ret;
 
     *key_out = NULL;
@@ -483,7 +502,7 @@ hsm_key_import(hsm_token *tok, const hsm_key_spec *spec,
     ret = key_new(tok, spec, &key);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    base_template(plan, spec, &t);
+    base_template(plan, spec, &t, base_mechs);
     ret = hsm_obj_create(tok, &t, keybytes->data, keybytes->len, &key->base);
     if (ret != HSMSSP_OK)
         goto cleanup;
@@ -644,15 +663,14 @@ find_stored(hsm_key *key)
     return HSMSSP_OK;
 }
 
-hsmssp_err
-hsm_key_refresh_unlocked(hsm_key *key)
+/* What a key needs besides its base object, once key->base is known:
+ * the stored per-usage objects of an H(import) plan and Z. */
+static hsmssp_err
+key_load_rest(hsm_key *key)
 {
     const hsm_etype_plan *plan = hsm_plan(key->tok, key->etype);
-    hsmssp_err ret;
+    hsmssp_err ret = HSMSSP_OK;
 
-    ret = find_by_id(key->tok, key->id, key->id_len, &key->base);
-    if (ret != HSMSSP_OK)
-        return ret;
     key->gen = hsm_token_generation(key->tok);
     if (plan->derive == HSM_DERIVE_HOST_IMPORT) {
         ret = find_stored(key);
@@ -661,6 +679,212 @@ hsm_key_refresh_unlocked(hsm_key *key)
     }
     if (needs_z(plan) && !key->have_z)
         ret = compute_z(key);
+    return ret;
+}
+
+hsmssp_err
+hsm_key_refresh_unlocked(hsm_key *key)
+{
+    hsmssp_err ret;
+
+    ret = find_by_id(key->tok, key->id, key->id_len, &key->base);
+    if (ret != HSMSSP_OK)
+        return ret;
+    return key_load_rest(key);
+}
+
+/* The key type hsm_key_import() gives an etype's base object. */
+static CK_KEY_TYPE
+base_key_type(int32_t etype)
+{
+    return etype == HSM_ETYPE_AES128_SHA1 || etype == HSM_ETYPE_AES256_SHA1
+               ? CKK_AES
+               : CKK_GENERIC_SECRET;
+}
+
+/* Runs the search of hsm_key_find_uri in a pooled session: counts every
+ * match (up to a bound that is plenty to say "several") and reads the
+ * CKA_ID and CKA_KEY_TYPE of the first. */
+static hsmssp_err
+find_uri_objects(hsm_token *tok, CK_ATTRIBUTE *tmpl, CK_ULONG n_tmpl,
+                 CK_OBJECT_HANDLE *first_out, size_t *count_out,
+                 uint8_t *id, size_t *id_len, CK_KEY_TYPE *kt_out)
+{
+    CK_OBJECT_HANDLE objs[16];
+    CK_ULONG got = 0;
+    hsm_sess *s = NULL;
+    bool inited;
+    hsmssp_err ret;
+    CK_RV rv, rv2;
+
+    *first_out = CK_INVALID_HANDLE;
+    *count_out = 0;
+    ret = hsm_session_get(tok, &s);
+    if (ret != HSMSSP_OK)
+        return ret;
+    rv = P11(tok, C_FindObjectsInit, s->h, tmpl, n_tmpl);
+    inited = rv == CKR_OK;
+    while (rv == CKR_OK && *count_out < 1024) {
+        rv = P11(tok, C_FindObjects, s->h, objs, BASE_ARRAY_LEN(objs), &got);
+        if (rv != CKR_OK || got == 0)
+            break;
+        if (*count_out == 0)
+            *first_out = objs[0];
+        *count_out += got;
+    }
+    if (inited) {
+        rv2 = P11(tok, C_FindObjectsFinal, s->h);
+        if (rv == CKR_OK)
+            rv = rv2;
+    }
+    if (rv == CKR_OK && *count_out == 1) {
+        CK_ATTRIBUTE a[] = {
+            {CKA_ID, id, HSM_ID_MAX},
+            {CKA_KEY_TYPE, kt_out, sizeof(*kt_out)},
+        };
+        rv = P11(tok, C_GetAttributeValue, s->h, *first_out, a,
+                 BASE_ARRAY_LEN(a));
+        /* An id longer than we keep cannot name per-usage objects: the
+         * caller refuses it by its length. */
+        if (rv == CKR_BUFFER_TOO_SMALL) {
+            rv = CKR_OK;
+            a[0].ulValueLen = HSM_ID_MAX + 1;
+        }
+        *id_len = a[0].ulValueLen;
+    }
+    hsm_session_put(tok, s, rv != CKR_OK);
+    if (rv != CKR_OK)
+        return hsm_rv(rv, "C_FindObjects(key URI)");
+    return HSMSSP_OK;
+}
+
+hsmssp_err
+hsm_key_find_uri(hsm_token *tok, int32_t etype, const char *uri_text,
+                 hsm_key **key_out)
+{
+    const hsm_etype_plan *plan;
+    P11KitUri *uri = NULL;
+    CK_ATTRIBUTE tmpl[4], *a;
+    CK_ULONG n_tmpl = 0;
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+    CK_KEY_TYPE kt = (CK_KEY_TYPE)-1;
+    hsm_key_spec spec;
+    hsm_key *key = NULL;
+    uint8_t id[HSM_ID_MAX];
+    size_t count = 0, id_len = 0;
+    const char *pv;
+    hsmssp_err ret;
+    int r;
+
+    *key_out = NULL;
+    if (tok == NULL || uri_text == NULL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no key URI");
+    plan = hsm_plan(tok, etype);
+    ret = check_plan(plan, etype);
+    if (ret != HSMSSP_OK)
+        return ret;
+    uri = p11_kit_uri_new();
+    if (uri == NULL)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    /* FOR_SLOT as for token URIs (token.c uri_parse): without it p11-kit
+     * files slot attributes as unrecognised. */
+    r = p11_kit_uri_parse(uri_text,
+                          P11_KIT_URI_FOR_OBJECT_ON_TOKEN_AND_MODULE |
+                              P11_KIT_URI_FOR_SLOT,
+                          uri);
+    /* A pin-value is of no use here (the token is logged in); p11-kit
+     * frees its decoded copy without wiping, so wipe it now. */
+    pv = p11_kit_uri_get_pin_value(uri);
+    if (pv != NULL) {
+        base_memzero((char *)pv, strlen(pv));
+        p11_kit_uri_set_pin_value(uri, NULL);
+    }
+    if (r != P11_KIT_URI_OK) {
+        /* The text is not echoed: it might carry a pin-value. */
+        ret = BASE_ERR(HSMSSP_ERR_BAD_URI, "key URI: %s",
+                       p11_kit_uri_message(r));
+        goto cleanup;
+    }
+    if (p11_kit_uri_any_unrecognized(uri)) {
+        ret = BASE_ERR(HSMSSP_ERR_BAD_URI, "the key URI has attributes "
+                       "that cannot be matched");
+        goto cleanup;
+    }
+    ret = hsm_token_uri_matches(tok, uri);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+
+    /* The object part: CKA_CLASS always secret key (a URI asking for
+     * another class matches nothing), CKA_TOKEN (keys found by URI are
+     * persistent ones), then id= and object= as given.  p11-kit keeps
+     * the attribute values alive until p11_kit_uri_free. */
+    tmpl[n_tmpl++] = (CK_ATTRIBUTE){CKA_CLASS, &class_secret,
+                                    sizeof(class_secret)};
+    tmpl[n_tmpl++] = (CK_ATTRIBUTE){CKA_TOKEN, &ck_true, sizeof(ck_true)};
+    a = p11_kit_uri_get_attribute(uri, CKA_CLASS);
+    if (a != NULL && (a->ulValueLen != sizeof(CK_OBJECT_CLASS) ||
+                      *(CK_OBJECT_CLASS *)a->pValue != CKO_SECRET_KEY)) {
+        ret = BASE_ERR(HSMSSP_ERR_KEY_NOT_FOUND,
+                       "the key URI asks for an object type other than "
+                       "secret-key");
+        goto cleanup;
+    }
+    if ((a = p11_kit_uri_get_attribute(uri, CKA_ID)) != NULL)
+        tmpl[n_tmpl++] = *a;
+    if ((a = p11_kit_uri_get_attribute(uri, CKA_LABEL)) != NULL)
+        tmpl[n_tmpl++] = *a;
+
+    ret = find_uri_objects(tok, tmpl, n_tmpl, &obj, &count, id, &id_len,
+                           &kt);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (count == 0) {
+        ret = BASE_ERR(HSMSSP_ERR_KEY_NOT_FOUND,
+                       "no secret key on token '%s' matches the URI",
+                       tok->ident.label);
+        goto cleanup;
+    }
+    if (count > 1) {
+        ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                       "URI matches %zu objects on token '%s'; add id= or "
+                       "object= to name one",
+                       count, tok->ident.label);
+        goto cleanup;
+    }
+    if (id_len == 0 || id_len > HSM_ID_MAX) {
+        ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                       "the key found has %s CKA_ID (1 to %d bytes are "
+                       "needed to find its objects again)",
+                       id_len == 0 ? "no" : "too long a", HSM_ID_MAX);
+        goto cleanup;
+    }
+    if (kt != base_key_type(etype)) {
+        ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                       "the key found has CKA_KEY_TYPE 0x%lx, not the one "
+                       "%s keys are stored with",
+                       (unsigned long)kt, hsm_etype_name(etype));
+        goto cleanup;
+    }
+
+    memset(&spec, 0, sizeof(spec));
+    spec.etype = etype;
+    spec.persistent = true;
+    spec.id = id;
+    spec.id_len = id_len;
+    ret = key_new(tok, &spec, &key);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    key->base = obj;
+    ret = key_load_rest(key);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    *key_out = key;
+    key = NULL;
+
+cleanup:
+    if (key != NULL)
+        key_release(key, false);
+    p11_kit_uri_free(uri);
     return ret;
 }
 

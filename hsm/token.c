@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include <p11-kit/p11-kit.h>
+#include <p11-kit/pin.h>
 #include <p11-kit/uri.h>
 
 #include "hsm/hsm-int.h"
@@ -194,7 +195,8 @@ static const struct rv_row {
     RV_(CKR_INFORMATION_SENSITIVE, HSMSSP_ERR_KEY_REFUSED),
     RV_(CKR_STATE_UNSAVEABLE, HSMSSP_ERR_TOKEN_FAILURE),
     /* The module lost its initialisation (a fork not seen yet, another
-     * component calling C_Finalize): recovery re-initialises. */
+     * component calling C_Finalize): hsm_token_recover() sees the same
+     * code from C_CloseAllSessions and initialises the module again. */
     RV_(CKR_CRYPTOKI_NOT_INITIALIZED, HSMSSP_ERR_SESSION_LOST),
     RV_(CKR_CRYPTOKI_ALREADY_INITIALIZED, HSMSSP_ERR_MODULE_INIT),
     RV_(CKR_MUTEX_BAD, HSMSSP_ERR_INTERNAL),
@@ -309,10 +311,11 @@ pin_source_path(const char *src)
     return NULL;
 }
 
-/* Reads a PIN file into a new secret.  The file is read verbatim: a
- * trailing newline IS part of the PIN (as with p11-kit's file callback and
- * DESIGN sec. 3), because some tokens accept any byte in a PIN and we
- * must not guess.  A login failure then says so (pin_ends_nl).
+/* Reads a PIN file into a new secret, after hdr reserved bytes (the
+ * p11-kit callback below keeps a pointer there).  The file is read
+ * verbatim: a trailing newline IS part of the PIN (as with p11-kit's
+ * file callback and DESIGN sec. 3), because some tokens accept any byte
+ * in a PIN and we must not guess.  A login failure then says so.
  *
  * We read the file ourselves rather than through p11_kit_pin_file_callback:
  * that callback grows its buffer with realloc() and frees it without
@@ -321,7 +324,8 @@ pin_source_path(const char *src)
  * refused (DESIGN sec. 8), so a PIN on a shared machine is not one chmod
  * away from every local user. */
 static hsmssp_err
-pin_file_read(const char *src, base_secret **pin_out, bool *ends_nl_out)
+pin_file_read(const char *src, size_t hdr, base_secret **pin_out,
+              bool *ends_nl_out)
 {
     hsmssp_err ret;
     base_secret *pin = NULL;
@@ -361,7 +365,7 @@ pin_file_read(const char *src, base_secret **pin_out, bool *ends_nl_out)
                        PIN_FILE_MAX);
         goto cleanup;
     }
-    ret = base_secret_new(0, PIN_FILE_MAX, &pin);
+    ret = base_secret_new(hdr, hdr + PIN_FILE_MAX, &pin);
     if (ret != HSMSSP_OK)
         goto cleanup;
     for (;;) {
@@ -385,7 +389,7 @@ pin_file_read(const char *src, base_secret **pin_out, bool *ends_nl_out)
             goto cleanup;
         }
     }
-    *ends_nl_out = pin->len > 0 && pin->data[pin->len - 1] == '\n';
+    *ends_nl_out = pin->len > hdr && pin->data[pin->len - 1] == '\n';
     *pin_out = pin;
     pin = NULL;
     ret = HSMSSP_OK;
@@ -397,6 +401,138 @@ cleanup:
     return ret;
 }
 
+static hsmssp_err uri_parse(const char *text, P11KitUri **uri_out);
+
+/* ---- the p11-kit PIN callback for file sources -----------------------
+ *
+ * A pin-source is resolved the p11-kit way: login asks
+ * p11_kit_pin_request(), which runs the callbacks registered for that
+ * source string, so an application that registered its own callback for
+ * another scheme (an agent, a prompt) supplies the PIN for tokens whose
+ * URI names that source.  For file sources (a "file:" URI or a plain
+ * path) hsm_token_open() registers pin_file_callback(): p11-kit's own
+ * p11_kit_pin_file_callback would leave unwiped PIN copies in the heap
+ * (see pin_file_read), so ours reads into a base_secret and hands p11-kit
+ * a PIN object whose destroyer wipes and frees it (STYLE sec. 6).
+ *
+ * Each token registers with itself as callback data, so that closing one
+ * token unregisters only its own entry while another token with the same
+ * source keeps working.  The callback reports why it failed through a
+ * thread-local (it runs synchronously in the thread that asked), since
+ * p11_kit_pin_request() can only say "no PIN". */
+
+/* Room before the PIN bytes for the owning base_secret's address. */
+#define PIN_HDR sizeof(base_secret *)
+
+static _Thread_local struct {
+    bool called;      /* pin_file_callback ran for this request */
+    hsmssp_err err;   /* its failure, recorded with BASE_ERR */
+    bool ends_nl;     /* the PIN it read ends with a newline */
+} pin_cb_state;
+
+/* The destroyer of the PIN objects pin_file_callback makes: buffer is
+ * PIN_HDR bytes into the base_secret's data, which holds its address. */
+static void
+pin_buffer_destroy(void *buffer)
+{
+    base_secret *pin;
+
+    memcpy(&pin, (uint8_t *)buffer - PIN_HDR, sizeof(pin));
+    base_secret_free(pin); /* wipes */
+}
+
+static P11KitPin *
+pin_file_callback(const char *pin_source, P11KitUri *pin_uri,
+                  const char *pin_description, P11KitPinFlags pin_flags,
+                  void *callback_data)
+{
+    base_secret *pin = NULL;
+    P11KitPin *obj;
+    bool ends_nl = false;
+
+    (void)pin_uri;
+    (void)pin_description;
+    (void)pin_flags;
+    (void)callback_data;
+    pin_cb_state.called = true;
+    pin_cb_state.err = pin_file_read(pin_source, PIN_HDR, &pin, &ends_nl);
+    if (pin_cb_state.err != HSMSSP_OK)
+        return NULL;
+    memcpy(pin->data, &pin, sizeof(pin));
+    obj = p11_kit_pin_new_for_buffer(pin->data + PIN_HDR,
+                                     pin->len - PIN_HDR, pin_buffer_destroy);
+    if (obj == NULL) {
+        base_secret_free(pin);
+        pin_cb_state.err = BASE_ERR0(HSMSSP_ERR_NOMEM);
+        return NULL;
+    }
+    pin_cb_state.ends_nl = ends_nl;
+    return obj;
+}
+
+/* Registers pin_file_callback for the token's pin-source when it names a
+ * file; other sources are left to the application's callbacks. */
+static hsmssp_err
+pin_callback_register(hsm_token *tok)
+{
+    if (tok->pin_source == NULL || pin_source_path(tok->pin_source) == NULL)
+        return HSMSSP_OK;
+    if (p11_kit_pin_register_callback(tok->pin_source, pin_file_callback,
+                                      tok, NULL) < 0)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    tok->pin_cb_registered = true;
+    return HSMSSP_OK;
+}
+
+static void
+pin_callback_unregister(hsm_token *tok)
+{
+    if (!tok->pin_cb_registered)
+        return;
+    p11_kit_pin_unregister_callback(tok->pin_source, pin_file_callback, tok);
+    tok->pin_cb_registered = false;
+}
+
+/* Obtains the PIN of tok->pin_source through p11-kit's callbacks.  On
+ * success *pin_out must be released with p11_kit_pin_unref (which wipes
+ * a PIN our callback read); *ends_nl_out tells whether a PIN file ended
+ * with a newline. */
+static hsmssp_err
+pin_source_request(hsm_token *tok, P11KitPin **pin_out, bool *ends_nl_out)
+{
+    P11KitUri *uri = NULL;
+    P11KitPin *pin;
+    hsmssp_err ret;
+
+    *pin_out = NULL;
+    *ends_nl_out = false;
+    ret = uri_parse(tok->token_uri, &uri);
+    if (ret != HSMSSP_OK)
+        return ret;
+    memset(&pin_cb_state, 0, sizeof(pin_cb_state));
+    pin = p11_kit_pin_request(tok->pin_source, uri, tok->ident.label,
+                              P11_KIT_PIN_FLAGS_USER_LOGIN);
+    p11_kit_uri_free(uri);
+    if (pin == NULL) {
+        /* Our callback recorded its own error (detail included). */
+        if (pin_cb_state.called && pin_cb_state.err != HSMSSP_OK)
+            return pin_cb_state.err;
+        if (pin_source_path(tok->pin_source) == NULL)
+            return BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
+                            "token '%s': no p11-kit PIN callback gave a "
+                            "PIN for pin-source '%s' (only file sources "
+                            "are built in; an application registers "
+                            "others with p11_kit_pin_register_callback)",
+                            tok->ident.label, tok->pin_source);
+        return BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
+                        "token '%s': no PIN from pin-source '%s'",
+                        tok->ident.label, tok->pin_source);
+    }
+    *ends_nl_out = pin_cb_state.called && pin_cb_state.ends_nl;
+    *pin_out = pin;
+    return HSMSSP_OK;
+}
+
 /* Logs the user in on session h when the token wants a login.  The PIN is
  * the retained pin-value, or the pin-source file read now (and wiped right
  * after C_Login), or, for a token with a protected authentication path
@@ -406,20 +542,24 @@ static hsmssp_err
 login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
 {
     hsmssp_err ret;
-    base_secret *file_pin = NULL;
-    const base_secret *pin = tok->pin;
+    P11KitPin *src_pin = NULL;
+    const uint8_t *value = NULL;
+    size_t len = 0;
     bool ends_nl = false;
     CK_RV rv;
 
     if ((tok->token_flags & CKF_LOGIN_REQUIRED) == 0)
         return HSMSSP_OK;
-    if (pin == NULL && tok->pin_source != NULL) {
-        ret = pin_file_read(tok->pin_source, &file_pin, &ends_nl);
+    if (tok->pin != NULL) {
+        value = tok->pin->data;
+        len = tok->pin->len;
+    } else if (tok->pin_source != NULL) {
+        ret = pin_source_request(tok, &src_pin, &ends_nl);
         if (ret != HSMSSP_OK)
             goto cleanup;
-        pin = file_pin;
+        value = p11_kit_pin_get_value(src_pin, &len);
     }
-    if (pin == NULL && tok->pin_lost_in_fork) {
+    if (value == NULL && tok->pin_lost_in_fork) {
         ret = BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
                        "token '%s': the retained pin-value was wiped in "
                        "this fork child; use a pin-source file to log in "
@@ -427,7 +567,7 @@ login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
                        tok->ident.label);
         goto cleanup;
     }
-    if (pin == NULL &&
+    if (value == NULL &&
         (tok->token_flags & CKF_PROTECTED_AUTHENTICATION_PATH) == 0) {
         ret = BASE_ERR(HSMSSP_ERR_PIN_UNAVAILABLE,
                        "token '%s' needs a login: give pin-value or "
@@ -435,11 +575,13 @@ login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
                        tok->ident.label);
         goto cleanup;
     }
-    rv = P11(tok, C_Login, h, CKU_USER, pin ? pin->data : NULL,
-             pin ? (CK_ULONG)pin->len : 0);
-    /* Wipe the file copy at once, whatever the outcome. */
-    base_secret_free(file_pin);
-    file_pin = NULL;
+    rv = P11(tok, C_Login, h, CKU_USER, (CK_UTF8CHAR_PTR)value,
+             (CK_ULONG)len);
+    /* Drop the source's copy at once, whatever the outcome: for a file
+     * PIN the destroyer wipes it. */
+    if (src_pin != NULL)
+        p11_kit_pin_unref(src_pin);
+    src_pin = NULL;
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         ret = HSMSSP_OK;
     } else if (rv == CKR_PIN_INCORRECT && ends_nl) {
@@ -453,7 +595,8 @@ login_unlocked(hsm_token *tok, CK_SESSION_HANDLE h)
     }
 
 cleanup:
-    base_secret_free(file_pin);
+    if (src_pin != NULL)
+        p11_kit_pin_unref(src_pin);
     return ret;
 }
 
@@ -482,6 +625,7 @@ module_initialize(hsm_token *tok, CK_FUNCTION_LIST *fl)
         hsm_count_call();
         rv = fl->C_Initialize(&args);
     }
+    tok->module_initialized = rv == CKR_OK;
     if (rv != CKR_OK) {
         const struct rv_row *row = rv_find(rv);
         return BASE_ERR(HSMSSP_ERR_MODULE_INIT,
@@ -500,6 +644,11 @@ module_initialize(hsm_token *tok, CK_FUNCTION_LIST *fl)
 static void
 module_finalize(hsm_token *tok, CK_FUNCTION_LIST *fl)
 {
+    /* Finalising twice (after a failed re-initialisation) would reach
+     * p11-kit's wrapper in a state it does not expect. */
+    if (!tok->module_initialized)
+        return;
+    tok->module_initialized = false;
     hsm_count_call();
     if (tok->module_registered && tok->init_args == NULL)
         (void)p11_kit_module_finalize(fl);
@@ -796,6 +945,9 @@ token_find_unlocked(hsm_token *tok, P11KitUri *uri)
             continue;
         tok->slot = slots[i];
         tok->token_flags = ti.flags;
+        tok->info = info;
+        tok->slot_info = si;
+        tok->token_info = ti;
         copy_padded(tok->ident.slot_description,
                     sizeof(tok->ident.slot_description), si.slotDescription,
                     sizeof(si.slotDescription));
@@ -849,17 +1001,22 @@ token_find_again_unlocked(hsm_token *tok, P11KitUri *uri)
 /* Re-finds the token by its URI (a slot id may change across
  * re-initialisation) for recovery and fork handling.  A token that is no
  * longer there is "removed" at this point, not "no such token".
- * fresh_init: the module was just initialised (fork), so a missing token
- * may be SoftHSM2's scan race and is looked for again. */
+ * A token that is not found at once is looked for again with
+ * token_find_again_unlocked(), in recovery as after fork: SoftHSM2 may
+ * miss a token that another process is writing (the same scan race as at
+ * open), and a module whose storage came back (a re-plugged reader, a
+ * restored SoftHSM2 token directory) lists it only after a fresh
+ * C_Initialize.  Caller holds tok->lock and tok->owner_lock and has no
+ * session open. */
 static hsmssp_err
-token_refind_unlocked(hsm_token *tok, bool fresh_init)
+token_refind_unlocked(hsm_token *tok)
 {
     P11KitUri *uri = NULL;
     hsmssp_err ret = uri_parse(tok->token_uri, &uri);
 
     if (ret == HSMSSP_OK)
         ret = token_find_unlocked(tok, uri);
-    if (ret == HSMSSP_ERR_NO_TOKEN && fresh_init)
+    if (ret == HSMSSP_ERR_NO_TOKEN)
         ret = token_find_again_unlocked(tok, uri);
     if (ret == HSMSSP_ERR_NO_TOKEN)
         ret = BASE_ERR(HSMSSP_ERR_TOKEN_REMOVED,
@@ -867,6 +1024,38 @@ token_refind_unlocked(hsm_token *tok, bool fresh_init)
                        tok->ident.label, tok->module_name);
     p11_kit_uri_free(uri);
     return ret;
+}
+
+hsmssp_err
+hsm_token_uri_matches(hsm_token *tok, P11KitUri *uri)
+{
+    CK_SLOT_ID want_slot = p11_kit_uri_get_slot_id(uri);
+    const char *mname = p11_kit_uri_get_module_name(uri);
+    const char *mpath = p11_kit_uri_get_module_path(uri);
+    bool match;
+
+    /* The attributes token_find_unlocked() matched and recorded, not a
+     * fresh C_GetTokenInfo: the identity cannot change while the token
+     * is open (a replaced token fails its sessions and is found again by
+     * recovery), and SoftHSM2 answers CKR_GENERAL_ERROR to
+     * C_GetTokenInfo while another process rewrites the token's files. */
+    pthread_mutex_lock(&tok->lock);
+    match = p11_kit_uri_match_module_info(uri, &tok->info) &&
+            (mpath == NULL || strcmp(mpath, tok->ident.module_path) == 0) &&
+            (mname == NULL ||
+             module_name_matches(tok->ident.module_path, mname) ||
+             (tok->module_registered &&
+              strcmp(mname, tok->module_name) == 0)) &&
+            (want_slot == (CK_SLOT_ID)-1 || want_slot == tok->slot) &&
+            p11_kit_uri_match_slot_info(uri, &tok->slot_info) &&
+            p11_kit_uri_match_token_info(uri, &tok->token_info);
+    pthread_mutex_unlock(&tok->lock);
+    if (!match)
+        return BASE_ERR(HSMSSP_ERR_NO_TOKEN,
+                        "the key URI names another module, slot or token "
+                        "than the open token '%s'",
+                        tok->ident.label);
+    return HSMSSP_OK;
 }
 
 /* Takes the PIN and the selection out of the configured URI: pin-value
@@ -982,12 +1171,18 @@ cleanup:
 /* Closes every session of the token (pool and owner), invalidates the
  * derived-key cache and starts a new generation.  Caller holds tok->lock
  * and tok->owner_lock.  close_all is false in a fork child, whose handles
- * belong to the parent's module state. */
-static void
+ * belong to the parent's module state.  Returns what C_CloseAllSessions
+ * said (CKR_OK when it was not called): CKR_CRYPTOKI_NOT_INITIALIZED
+ * tells recovery that the module lost its initialisation. */
+static CK_RV
 sessions_reset_unlocked(hsm_token *tok, bool close_all)
 {
-    if (close_all)
-        (void)P11(tok, C_CloseAllSessions, tok->slot);
+    CK_RV rv = CKR_OK;
+
+    if (close_all && !tok->module_initialized)
+        rv = CKR_CRYPTOKI_NOT_INITIALIZED; /* a re-init failed earlier */
+    else if (close_all)
+        rv = P11(tok, C_CloseAllSessions, tok->slot);
     pool_forget_unlocked(tok);
     tok->owner = CK_INVALID_HANDLE;
     tok->gen++;
@@ -995,6 +1190,7 @@ sessions_reset_unlocked(hsm_token *tok, bool close_all)
     pthread_mutex_lock(&tok->cache_lock);
     hsm_cache_reset_unlocked(&tok->cache);
     pthread_mutex_unlock(&tok->cache_lock);
+    return rv;
 }
 
 hsmssp_err
@@ -1015,7 +1211,7 @@ hsm_token_check_fork_unlocked(hsm_token *tok)
      * at fork time, the child would block here; PKCS#11 offers nothing
      * better than "fork, then exec or re-initialise from one thread". */
     pthread_mutex_lock(&tok->owner_lock);
-    sessions_reset_unlocked(tok, false);
+    (void)sessions_reset_unlocked(tok, false);
     /* The retained pin-value normally survives fork (a pre-forking
      * server's workers log in again with it).  Should the secure memory
      * have been wiped in the child (MADV_WIPEONFORK), it reads as zeros:
@@ -1037,7 +1233,7 @@ hsm_token_check_fork_unlocked(hsm_token *tok)
     if (ret != HSMSSP_OK)
         goto cleanup; /* pid unchanged: the next call tries again */
     tok->pid = me;
-    ret = token_refind_unlocked(tok, true);
+    ret = token_refind_unlocked(tok);
     if (ret == HSMSSP_OK)
         ret = owner_open_unlocked(tok);
     base_log(ret == HSMSSP_OK ? HSMSSP_LOG_INFO : HSMSSP_LOG_ERROR, "hsm",
@@ -1184,6 +1380,7 @@ hsm_token_recover(hsm_token *tok, uint64_t seen_gen)
 {
     hsmssp_err ret;
     uint64_t old;
+    CK_RV rv;
 
     pthread_mutex_lock(&tok->lock);
     ret = hsm_token_check_fork_unlocked(tok);
@@ -1199,13 +1396,45 @@ hsm_token_recover(hsm_token *tok, uint64_t seen_gen)
     old = tok->gen;
     /* Close everything first, so no handle leaks whatever happens next;
      * C_CloseAllSessions also ends the login (PKCS#11 sec. 5.6). */
-    sessions_reset_unlocked(tok, true);
-    ret = token_refind_unlocked(tok, false);
+    rv = sessions_reset_unlocked(tok, true);
+    /* p11-kit's managed wrapper answers C_CloseAllSessions from its own
+     * session table, so ask the module itself too (C_GetInfo is cheap
+     * and needs no session). */
+    if (rv != CKR_CRYPTOKI_NOT_INITIALIZED) {
+        CK_INFO info;
+        rv = P11(tok, C_GetInfo, &info);
+    }
+    /* CKR_CRYPTOKI_NOT_INITIALIZED (hsm_rv: SESSION_LOST): someone
+     * finalised the module under us (another component of the process
+     * calling C_Finalize, a module that reset itself).  Its sessions are
+     * gone with its state; initialise it again with the same arguments
+     * before looking for the token.  Finalising first makes p11-kit's
+     * managed wrapper, which still counts the module as initialised,
+     * pass the C_Initialize through to the module. */
+    if (rv == CKR_CRYPTOKI_NOT_INITIALIZED) {
+        module_finalize(tok, tok->fl);
+        ret = module_initialize(tok, tok->fl);
+        if (ret == HSMSSP_OK)
+            base_log(HSMSSP_LOG_WARNING, "hsm",
+                     "token '%s': module %s lost its initialisation; "
+                     "initialised it again", tok->ident.label,
+                     tok->module_name);
+    }
+    if (ret == HSMSSP_OK)
+        ret = token_refind_unlocked(tok);
     if (ret == HSMSSP_OK)
         ret = owner_open_unlocked(tok);
-    if (ret == HSMSSP_ERR_NO_TOKEN)
-        ret = BASE_ERR(HSMSSP_ERR_TOKEN_REMOVED, "token '%s' not present",
-                       tok->ident.label);
+    /* Failing to find or initialise the token again, or losing the new
+     * session at once, all mean the token is not usable now: report it
+     * as removed (the detail keeps the cause).  PIN errors stay as they
+     * are: the operator must fix the PIN source. */
+    if (ret == HSMSSP_ERR_NO_TOKEN || ret == HSMSSP_ERR_MODULE_INIT ||
+        ret == HSMSSP_ERR_SESSION_LOST) {
+        char why[200]; /* the detail buffer is rewritten below */
+        snprintf(why, sizeof(why), "%s", hsmssp_last_error_detail());
+        ret = BASE_ERR(HSMSSP_ERR_TOKEN_REMOVED, "token '%s' not present (%s)",
+                       tok->ident.label, why);
+    }
     /* On failure the state is consistent: no owner session, an empty
      * pool, a new generation; the next hsm_owner_acquire() reports
      * SESSION_LOST and the next recovery tries again. */
@@ -1266,6 +1495,8 @@ hsm_token_open(const hsm_config *cfg, hsm_token **tok_out)
 
     /* The URI first: a malformed URI should fail before a module loads. */
     ret = uri_take(tok, cfg);
+    if (ret == HSMSSP_OK)
+        ret = pin_callback_register(tok);
     if (ret != HSMSSP_OK)
         goto cleanup;
     ret = module_open(tok, cfg);
@@ -1311,7 +1542,7 @@ hsm_token_close(hsm_token *tok)
     if (tok->fl != NULL) {
         /* In a fork child that never re-initialised, the sessions are
          * the parent's: leave them alone and only finalise our copy. */
-        if (tok->pid == getpid())
+        if (tok->pid == getpid() && tok->module_initialized)
             (void)P11(tok, C_CloseAllSessions, tok->slot);
         module_finalize(tok, tok->fl);
         p11_kit_module_release(tok->fl);
@@ -1319,6 +1550,7 @@ hsm_token_close(hsm_token *tok)
     }
     pool_forget_unlocked(tok);
     hsm_cache_fini(&tok->cache);
+    pin_callback_unregister(tok);
     base_secret_free(tok->pin);
     free(tok->pin_source);
     free(tok->token_uri);

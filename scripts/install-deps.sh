@@ -4,9 +4,15 @@
 # one command to run and exits non-zero.
 set -eu
 
+# Besides the build and the tokens: softhsm2-common registers SoftHSM2
+# with p11-kit (/usr/share/p11-kit/modules/softhsm2.module, used by the
+# open-by-name test), python3 parses the CLI's JSON in
+# tests/hsm/test_cli_probe.sh, perl scans sources in
+# tests/unit/test_layering.sh, opensc's pkcs11-tool lists objects in the
+# demo.
 PKGS="cmake make gcc clang pkg-config libp11-kit-dev libkrb5-dev libssl-dev
-libcmocka-dev libjansson-dev softhsm2 libnss3 libnss3-tools opensc
-krb5-kdc krb5-admin-server krb5-user krb5-gss-samples"
+libcmocka-dev libjansson-dev softhsm2 softhsm2-common libnss3 libnss3-tools
+opensc python3 perl krb5-kdc krb5-admin-server krb5-user krb5-gss-samples"
 
 missing=""
 for p in $PKGS; do

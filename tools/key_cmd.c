@@ -24,14 +24,16 @@
 const char cli_key_help[] =
     "usage: hsmssp key import-raw TOKEN-OPTIONS --etype N --id HEX\n"
     "                             [--label L] < keyfile\n"
-    "       hsmssp key test TOKEN-OPTIONS --etype N --id HEX\n"
+    "       hsmssp key test TOKEN-OPTIONS --etype N (--id HEX | --uri URI)\n"
     "\n"
     "Development tool (the demo uses it).  import-raw reads the raw key\n"
     "bytes (exactly the enctype's key length: 16 for etypes 17/19, 32 for\n"
     "18/20, 16 for 23) from standard input, which must not be a terminal,\n"
     "and stores them as a persistent, sensitive, non-extractable token\n"
-    "object with CKA_ID HEX.  test finds that key and runs an encrypt,\n"
-    "decrypt, tamper check and checksum round trip on the token.\n"
+    "object with CKA_ID HEX.  test finds that key (by CKA_ID, or by an\n"
+    "RFC 7512 URI such as 'pkcs11:object=LABEL' or 'pkcs11:id=%01%02',\n"
+    "which must match exactly one secret key of the token) and runs an\n"
+    "encrypt, decrypt, tamper check and checksum round trip on the token.\n"
     "\n"
     "TOKEN-OPTIONS: --module PATH|NAME [--token URI] [--init-args STR]\n"
     "               [--pin-file FILE] [--allow-host-op krb,ntlm]\n"
@@ -57,6 +59,7 @@ typedef struct key_opts {
     uint8_t id[KEY_ID_MAX];
     size_t id_len;
     const char *label;
+    const char *uri; /* key test --uri: the key's PKCS#11 URI */
 } key_opts;
 
 /* Accepts the number or the name of an enctype, but only those the
@@ -97,6 +100,7 @@ parse_key_opts(int argc, char **argv, const char *cmd, bool want_label,
         {"etype", required_argument, NULL, 'e'},
         {"id", required_argument, NULL, 'i'},
         {"label", required_argument, NULL, 'l'},
+        {"uri", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -129,6 +133,13 @@ parse_key_opts(int argc, char **argv, const char *cmd, bool want_label,
                 return cli_usage_error("key", "%s takes no --label", cmd);
             o->label = optarg;
             break;
+        case 'u':
+            /* import-raw names the key it creates by --id (and --label);
+             * a URI only selects keys that exist. */
+            if (want_label)
+                return cli_usage_error("key", "%s takes no --uri", cmd);
+            o->uri = optarg;
+            break;
         case 'h':
             fputs(cli_key_help, stdout);
             return -1;
@@ -144,9 +155,13 @@ parse_key_opts(int argc, char **argv, const char *cmd, bool want_label,
     if (optind < argc)
         return cli_usage_error("key", "%s: unexpected argument '%s'", cmd,
                                argv[optind]);
-    if (o->tok.module == NULL || o->etype == 0 || o->id_len == 0)
-        return cli_usage_error("key", "%s needs --module, --etype and --id",
+    if (o->id_len > 0 && o->uri != NULL)
+        return cli_usage_error("key", "%s takes --id or --uri, not both",
                                cmd);
+    if (o->tok.module == NULL || o->etype == 0 ||
+        (o->id_len == 0 && o->uri == NULL))
+        return cli_usage_error("key", "%s needs --module, --etype and %s",
+                               cmd, want_label ? "--id" : "--id or --uri");
     return CLI_EXIT_OK;
 }
 
@@ -383,13 +398,21 @@ test_main(int argc, char **argv)
     ret = cli_token_open(&o.tok, &tok);
     if (ret != CLI_EXIT_OK)
         goto cleanup;
-    err = hsm_key_find(tok, o.etype, o.id, o.id_len, &key);
+    /* The URI is not printed back: it may carry a pin-value. */
+    if (o.uri != NULL)
+        err = hsm_key_find_uri(tok, o.etype, o.uri, &key);
+    else
+        err = hsm_key_find(tok, o.etype, o.id, o.id_len, &key);
     if (err != HSMSSP_OK) {
         ret = cli_fail(err, "test");
         goto cleanup;
     }
-    printf("key ");
-    print_id(&o);
+    if (o.uri != NULL) {
+        printf("key selected by --uri");
+    } else {
+        printf("key ");
+        print_id(&o);
+    }
     printf(" (%s) found on the token\n", hsm_etype_name(o.etype));
     ret = key_test_run(tok, key, o.etype);
     if (ret == CLI_EXIT_OK)

@@ -39,11 +39,12 @@
 #include "faultmod.h"
 
 /* X(name, parameters, arguments, session expression, kind, terminator).
- * kind FWD generates a plain forwarder; OP a forwarder for a function that
- * belongs to an active cryptographic operation; OWN means the function is
- * written by hand further down.  The terminator runs when a fault is
- * injected into an OP function (see term_out() below).  Parameter names
- * are fixed: s is always the session. */
+ * kind FWD generates a plain forwarder; MECH a forwarder that first
+ * refuses a hidden mechanism (parameter m); OP a forwarder for a function
+ * that belongs to an active cryptographic operation; OWN means the
+ * function is written by hand further down.  The terminator runs when a
+ * fault is injected into an OP function (see term_out() below).
+ * Parameter names are fixed: s is always the session, m the mechanism. */
 #define FM_FUNCS(X)                                                          \
     /* General-purpose functions (PKCS#11 v2.40 sec. 5.4).  The entry point, \
      * C_GetFunctionList, stays out of the list. */                          \
@@ -60,11 +61,12 @@
       FWD, (void)0)                                                          \
     X(C_WaitForSlotEvent, (CK_FLAGS f, CK_SLOT_ID_PTR id, void *r),          \
       (f, id, r), 0, FWD, (void)0)                                           \
+    /* Hidden mechanisms (rule "hide:CKM_...") are filtered out here. */    \
     X(C_GetMechanismList,                                                    \
       (CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR l, CK_ULONG_PTR n), (id, l, n),  \
-      0, FWD, (void)0)                                                       \
+      0, OWN, (void)0)                                                       \
     X(C_GetMechanismInfo, (CK_SLOT_ID id, CK_MECHANISM_TYPE t,               \
-      CK_MECHANISM_INFO_PTR i), (id, t, i), 0, FWD, (void)0)                 \
+      CK_MECHANISM_INFO_PTR i), (id, t, i), 0, OWN, (void)0)                 \
     X(C_InitToken, (CK_SLOT_ID id, CK_UTF8CHAR_PTR p, CK_ULONG n,            \
       CK_UTF8CHAR_PTR l), (id, p, n, l), 0, FWD, (void)0)                    \
     X(C_InitPIN, (CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR p, CK_ULONG n),       \
@@ -113,7 +115,7 @@
     /* Encryption (sec. 5.8).  Faults injected after the Init end the        \
      * real operation (OP kind), as a failing real call would. */            \
     X(C_EncryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,               \
-      CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
+      CK_OBJECT_HANDLE k), (s, m, k), s, MECH, (void)0)                       \
     X(C_Encrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,            \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
       term_out(real_->C_Encrypt, s, d, n, NULL, NULL, NULL))                 \
@@ -126,7 +128,7 @@
       OP, term_final(real_->C_EncryptFinal, s))                              \
     /* Decryption (sec. 5.9). */                                             \
     X(C_DecryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,               \
-      CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
+      CK_OBJECT_HANDLE k), (s, m, k), s, MECH, (void)0)                       \
     X(C_Decrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,            \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
       term_out(real_->C_Decrypt, s, d, n, NULL, NULL, NULL))                 \
@@ -139,7 +141,7 @@
       OP, term_final(real_->C_DecryptFinal, s))                              \
     /* Message digesting (sec. 5.10); C_DigestKey digests a key object. */   \
     X(C_DigestInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m), (s, m), s,    \
-      FWD, (void)0)                                                          \
+      MECH, (void)0)                                                         \
     X(C_Digest, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,             \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
       term_out(real_->C_Digest, s, d, n, NULL, NULL, NULL))                  \
@@ -152,7 +154,7 @@
       (s, o, on), s, OP, term_final(real_->C_DigestFinal, s))                \
     /* Signing and MACing (sec. 5.11): the Kerberos checksums are C_Sign. */ \
     X(C_SignInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,                  \
-      CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
+      CK_OBJECT_HANDLE k), (s, m, k), s, MECH, (void)0)                       \
     X(C_Sign, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,               \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
       term_out(real_->C_Sign, s, d, n, NULL, NULL, NULL))                    \
@@ -162,13 +164,13 @@
     X(C_SignFinal, (CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG_PTR on),    \
       (s, o, on), s, OP, term_final(real_->C_SignFinal, s))                  \
     X(C_SignRecoverInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,           \
-      CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
+      CK_OBJECT_HANDLE k), (s, m, k), s, MECH, (void)0)                       \
     X(C_SignRecover, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,        \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
       term_out(real_->C_SignRecover, s, d, n, NULL, NULL, NULL))             \
     /* Verifying signatures and MACs (sec. 5.12). */                         \
     X(C_VerifyInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,                \
-      CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
+      CK_OBJECT_HANDLE k), (s, m, k), s, MECH, (void)0)                       \
     X(C_Verify, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,             \
       CK_BYTE_PTR g, CK_ULONG gn), (s, d, n, g, gn), s, OP,                  \
       (void)real_->C_Verify(s, d, n, g, gn))                                 \
@@ -178,7 +180,7 @@
     X(C_VerifyFinal, (CK_SESSION_HANDLE s, CK_BYTE_PTR g, CK_ULONG gn),      \
       (s, g, gn), s, OP, (void)real_->C_VerifyFinal(s, g, gn))               \
     X(C_VerifyRecoverInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,         \
-      CK_OBJECT_HANDLE k), (s, m, k), s, FWD, (void)0)                       \
+      CK_OBJECT_HANDLE k), (s, m, k), s, MECH, (void)0)                       \
     X(C_VerifyRecover, (CK_SESSION_HANDLE s, CK_BYTE_PTR g, CK_ULONG gn,     \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, g, gn, o, on), s, OP,             \
       term_out(real_->C_VerifyRecover, s, g, gn, NULL, NULL, NULL))          \
@@ -211,7 +213,7 @@
       (s, m, pt, pn, vt, vn, po, vo), s, OWN, (void)0)                       \
     X(C_WrapKey, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,                   \
       CK_OBJECT_HANDLE w, CK_OBJECT_HANDLE k, CK_BYTE_PTR o,                 \
-      CK_ULONG_PTR on), (s, m, w, k, o, on), s, FWD, (void)0)                \
+      CK_ULONG_PTR on), (s, m, w, k, o, on), s, MECH, (void)0)               \
     X(C_UnwrapKey, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,                 \
       CK_OBJECT_HANDLE w, CK_BYTE_PTR d, CK_ULONG dn, CK_ATTRIBUTE_PTR t,    \
       CK_ULONG n, CK_OBJECT_HANDLE_PTR o), (s, m, w, d, dn, t, n, o), s,     \
@@ -293,6 +295,19 @@ static size_t fm_n_rules, fm_cap_rules;
 static bool fm_emulate = true;
 static bool fm_debug; /* HSMSSP_FAULT_DEBUG=1: trace to stderr */
 
+/* Mechanisms hidden by "hide:" rules: left out of C_GetMechanismList,
+ * and CKR_MECHANISM_INVALID from C_GetMechanismInfo and from every call
+ * that takes a CK_MECHANISM of that type, as on a token without it. */
+#define FM_HIDDEN_MAX 32
+static CK_MECHANISM_TYPE fm_hidden[FM_HIDDEN_MAX];
+static size_t fm_n_hidden;
+
+/* An injected CKR_CRYPTOKI_NOT_INITIALIZED (emulated): the real module
+ * was finalised behind the caller's back, and every call but
+ * C_Initialize and C_Finalize answers CKR_CRYPTOKI_NOT_INITIALIZED until
+ * the caller initialises again. */
+static bool fm_lost_init;
+
 static unsigned long fm_counts[FM_N];
 static unsigned long fm_calls, fm_injected, fm_emulated_closes;
 
@@ -354,6 +369,28 @@ static const struct {
 #define FM_CKR_ROW_(n) {#n, n},
     FM_CKR(FM_CKR_ROW_)
 #undef FM_CKR_ROW_
+};
+
+/* Mechanisms a "hide:" rule may name (those hsmssp uses); others are
+ * given as numbers. */
+static const struct {
+    const char *name;
+    CK_MECHANISM_TYPE m;
+} fm_ckm_names[] = {
+    {"CKM_AES_ECB", CKM_AES_ECB},
+    {"CKM_AES_CBC", CKM_AES_CBC},
+    {"CKM_AES_CTS", CKM_AES_CTS},
+    {"CKM_AES_ECB_ENCRYPT_DATA", CKM_AES_ECB_ENCRYPT_DATA},
+    {"CKM_AES_CBC_ENCRYPT_DATA", CKM_AES_CBC_ENCRYPT_DATA},
+    {"CKM_MD5_HMAC", CKM_MD5_HMAC},
+    {"CKM_SHA_1_HMAC", CKM_SHA_1_HMAC},
+    {"CKM_SHA256_HMAC", CKM_SHA256_HMAC},
+    {"CKM_SHA384_HMAC", CKM_SHA384_HMAC},
+    {"CKM_RC4", 0x111UL},
+    {"CKM_SP800_108_COUNTER_KDF", 0x3acUL},
+    {"CKM_SP800_108_FEEDBACK_KDF", 0x3adUL},
+    {"CKM_CONCATENATE_BASE_AND_DATA", CKM_CONCATENATE_BASE_AND_DATA},
+    {"CKM_MD5_KEY_DERIVATION", CKM_MD5_KEY_DERIVATION},
 };
 
 /* ---- rule parsing --------------------------------------------------- */
@@ -483,6 +520,40 @@ parse_rule(const char *p, const char *end, struct fm_rule *r)
     }
 }
 
+/* Parses the mechanism of a "hide:MECH" rule (a CKM_ name of
+ * fm_ckm_names or a number) in [p, end) into fm_hidden.  Caller holds
+ * fm_lock. */
+static bool
+parse_hide_unlocked(const char *p, const char *end)
+{
+    unsigned long v = 0;
+    bool found = false;
+
+    trim(&p, &end);
+    for (size_t i = 0; i < sizeof(fm_ckm_names) / sizeof(fm_ckm_names[0]);
+         i++) {
+        if ((size_t)(end - p) == strlen(fm_ckm_names[i].name) &&
+            strncmp(p, fm_ckm_names[i].name, (size_t)(end - p)) == 0) {
+            v = fm_ckm_names[i].m;
+            found = true;
+        }
+    }
+    if (!found) {
+        CK_RV rv;
+        /* parse_code takes hex (0x) and decimal numbers, and a CKR_ name
+         * would be a typo: refuse names here. */
+        if (end - p > 0 && (*p < '0' || *p > '9'))
+            return false;
+        if (!parse_code(p, end, &rv))
+            return false;
+        v = rv;
+    }
+    if (fm_n_hidden == FM_HIDDEN_MAX)
+        return false;
+    fm_hidden[fm_n_hidden++] = v;
+    return true;
+}
+
 /* Appends the rules of text to fm_rules.  Returns false when at least one
  * item was malformed (it is reported on stderr and skipped).  Caller holds
  * fm_lock. */
@@ -505,7 +576,13 @@ add_rules_unlocked(const char *text, const char *origin)
             next = nl ? nl + 1 : hash + strlen(hash);
         }
         trim(&p, &ie);
-        if (p < ie) {
+        if (ie - p > 5 && strncmp(p, "hide:", 5) == 0) {
+            if (!parse_hide_unlocked(p + 5, ie)) {
+                fprintf(stderr, "hsmssp_faultmod: %s: ignoring malformed "
+                        "rule '%.*s'\n", origin, (int)(ie - p), p);
+                ok = false;
+            }
+        } else if (p < ie) {
             if (!parse_rule(p, ie, &r)) {
                 fprintf(stderr, "hsmssp_faultmod: %s: ignoring malformed "
                         "rule '%.*s'\n", origin, (int)(ie - p), p);
@@ -570,6 +647,7 @@ rebuild_rules_unlocked(void)
     bool ok = true;
 
     fm_n_rules = 0;
+    fm_n_hidden = 0;
     if (fm_env_rules != NULL)
         ok = add_rules_unlocked(fm_env_rules, "HSMSSP_FAULT_RULES");
     if (fm_api_rules != NULL)
@@ -764,13 +842,21 @@ fm_enter(int idx, CK_SESSION_HANDLE sess, CK_RV *rv_out)
 {
     CK_SESSION_HANDLE *doomed = NULL;
     size_t n_doomed = 0;
-    bool inject = false, emulate;
+    bool inject = false, emulate, finalize_real = false, logout = false;
+    CK_FUNCTION_LIST_PTR real = NULL;
     unsigned long n;
 
     pthread_mutex_lock(&fm_lock);
     refresh_file_unlocked();
     n = ++fm_counts[idx];
     fm_calls++;
+    /* The emulated loss of initialisation holds until C_Initialize. */
+    if (fm_lost_init && idx != FM_IDX_C_Initialize &&
+        idx != FM_IDX_C_Finalize) {
+        pthread_mutex_unlock(&fm_lock);
+        *rv_out = CKR_CRYPTOKI_NOT_INITIALIZED;
+        return FM_INJECT;
+    }
     for (size_t i = 0; i < fm_n_rules; i++) {
         const struct fm_rule *r = &fm_rules[i];
         if ((r->fn == idx || r->fn == -1) && n >= r->from && n <= r->to) {
@@ -788,9 +874,26 @@ fm_enter(int idx, CK_SESSION_HANDLE sess, CK_RV *rv_out)
         /* Emulation: make the real module lose what a real token would
          * lose.  The sessions are forgotten here, under the lock, and
          * closed after it is released. */
-        if (fm_emulate && (*rv_out == CKR_DEVICE_REMOVED ||
-                           *rv_out == CKR_TOKEN_NOT_PRESENT) &&
-            fm_n_sessions > 0) {
+        if (fm_emulate && *rv_out == CKR_CRYPTOKI_NOT_INITIALIZED &&
+            idx != FM_IDX_C_Initialize && idx != FM_IDX_C_Finalize &&
+            fm_initialized) {
+            /* Someone finalised the module: every session and session
+             * object is gone, and calls fail until C_Initialize. */
+            while (fm_n_sessions > 0)
+                untrack_session_unlocked(fm_sessions[0].h);
+            fm_lost_init = true;
+            fm_initialized = false;
+            finalize_real = true;
+            real = fm_real;
+        } else if (fm_emulate && *rv_out == CKR_USER_NOT_LOGGED_IN &&
+                   sess != 0) {
+            /* The login is gone (a token that logs out on its own, a
+             * session limit): log the application out for real. */
+            logout = true;
+            real = fm_real;
+        } else if (fm_emulate && (*rv_out == CKR_DEVICE_REMOVED ||
+                                  *rv_out == CKR_TOKEN_NOT_PRESENT) &&
+                   fm_n_sessions > 0) {
             doomed = malloc(fm_n_sessions * sizeof(*doomed));
             if (doomed != NULL) {
                 for (size_t i = 0; i < fm_n_sessions; i++)
@@ -818,9 +921,28 @@ fm_enter(int idx, CK_SESSION_HANDLE sess, CK_RV *rv_out)
     if (n_doomed > 0)
         close_real_sessions(doomed, n_doomed);
     free(doomed);
+    if (finalize_real && real != NULL) {
+        (void)real->C_Finalize(NULL);
+        return FM_INJECT; /* no operation is left to end */
+    }
+    if (logout && real != NULL && real->C_Logout != NULL)
+        (void)real->C_Logout(sess);
     if (!inject)
         return FM_PASS;
     return emulate ? FM_INJECT_EMULATE : FM_INJECT;
+}
+
+/* True when a "hide:" rule hides mechanism type t. */
+static bool
+fm_mech_hidden(CK_MECHANISM_TYPE t)
+{
+    bool hidden = false;
+
+    pthread_mutex_lock(&fm_lock);
+    for (size_t i = 0; i < fm_n_hidden; i++)
+        hidden |= fm_hidden[i] == t;
+    pthread_mutex_unlock(&fm_lock);
+    return hidden;
 }
 
 /* The real function list, or NULL before a target is loaded. */
@@ -956,6 +1078,14 @@ term_digest_key(CK_FUNCTION_LIST_PTR real, CK_SESSION_HANDLE s,
         return real_->name args;                                            \
     }
 #define FM_GEN_OP FM_GEN_FWD
+#define FM_GEN_MECH(name, params, args, sess, term)                         \
+    static CK_RV fm_##name params                                           \
+    {                                                                       \
+        FM_PROLOGUE(name, sess, term)                                       \
+        if (m != NULL && fm_mech_hidden(m->mechanism))                      \
+            return CKR_MECHANISM_INVALID;                                   \
+        return real_->name args;                                            \
+    }
 #define FM_GEN_OWN(name, params, args, sess, term)                          \
     static CK_RV fm_##name params;
 #define FM_GEN_(name, params, args, sess, kind, term)                       \
@@ -1057,6 +1187,7 @@ fm_C_Initialize(void *a)
     if (rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED) {
         pthread_mutex_lock(&fm_lock);
         fm_initialized = true;
+        fm_lost_init = false;
         pthread_mutex_unlock(&fm_lock);
     }
     return rv;
@@ -1068,7 +1199,14 @@ static CK_RV
 fm_C_Finalize(void *r)
 {
     CK_RV rv;
+    bool lost;
     FM_PROLOGUE(C_Finalize, 0, (void)0)
+    pthread_mutex_lock(&fm_lock);
+    lost = fm_lost_init;
+    pthread_mutex_unlock(&fm_lock);
+    /* Already finalised by the emulation: what a real module says. */
+    if (lost)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
     rv = real_->C_Finalize(r);
     if (rv == CKR_OK) {
         /* Every session, and every session object, is gone. */
@@ -1193,6 +1331,8 @@ fm_C_GenerateKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t,
 {
     CK_RV rv;
     FM_PROLOGUE(C_GenerateKey, s, (void)0)
+    if (m != NULL && fm_mech_hidden(m->mechanism))
+        return CKR_MECHANISM_INVALID;
     rv = real_->C_GenerateKey(s, m, t, n, o);
     if (rv == CKR_OK && o != NULL)
         track_object(s, *o, template_is_token(t, n));
@@ -1207,6 +1347,8 @@ fm_C_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,
 {
     CK_RV rv;
     FM_PROLOGUE(C_GenerateKeyPair, s, (void)0)
+    if (m != NULL && fm_mech_hidden(m->mechanism))
+        return CKR_MECHANISM_INVALID;
     rv = real_->C_GenerateKeyPair(s, m, pt, pn, vt, vn, po, vo);
     if (rv == CKR_OK && po != NULL && vo != NULL) {
         track_object(s, *po, template_is_token(pt, pn));
@@ -1222,6 +1364,8 @@ fm_C_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE w,
 {
     CK_RV rv;
     FM_PROLOGUE(C_UnwrapKey, s, (void)0)
+    if (m != NULL && fm_mech_hidden(m->mechanism))
+        return CKR_MECHANISM_INVALID;
     rv = real_->C_UnwrapKey(s, m, w, d, dn, t, n, o);
     if (rv == CKR_OK && o != NULL)
         track_object(s, *o, template_is_token(t, n));
@@ -1234,6 +1378,8 @@ fm_C_DeriveKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE b,
 {
     CK_RV rv;
     FM_PROLOGUE(C_DeriveKey, s, (void)0)
+    if (m != NULL && fm_mech_hidden(m->mechanism))
+        return CKR_MECHANISM_INVALID;
     rv = real_->C_DeriveKey(s, m, b, t, n, o);
     /* XXX: SP800-108 additional derived keys (PKCS#11 3.0 parameters) are
      * not tracked; the v2.40 interface this module offers cannot name
@@ -1241,6 +1387,48 @@ fm_C_DeriveKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE b,
     if (rv == CKR_OK && o != NULL)
         track_object(s, *o, template_is_token(t, n));
     return rv;
+}
+
+/* The real list without the hidden mechanisms.  The count a NULL list
+ * asks for is the filtered one, so the usual two-call idiom works. */
+static CK_RV
+fm_C_GetMechanismList(CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR l, CK_ULONG_PTR n)
+{
+    CK_MECHANISM_TYPE_PTR all = NULL;
+    CK_ULONG total = 0, kept = 0;
+    CK_RV rv;
+    FM_PROLOGUE(C_GetMechanismList, 0, (void)0)
+    if (n == NULL)
+        return CKR_ARGUMENTS_BAD;
+    rv = real_->C_GetMechanismList(id, NULL, &total);
+    if (rv != CKR_OK)
+        return rv;
+    all = calloc(total ? total : 1, sizeof(*all));
+    if (all == NULL)
+        return CKR_HOST_MEMORY;
+    rv = real_->C_GetMechanismList(id, all, &total);
+    if (rv == CKR_OK) {
+        for (CK_ULONG i = 0; i < total; i++)
+            if (!fm_mech_hidden(all[i]))
+                all[kept++] = all[i];
+        if (l != NULL && *n < kept)
+            rv = CKR_BUFFER_TOO_SMALL;
+        else if (l != NULL)
+            memcpy(l, all, kept * sizeof(*all));
+        *n = kept;
+    }
+    free(all);
+    return rv;
+}
+
+static CK_RV
+fm_C_GetMechanismInfo(CK_SLOT_ID id, CK_MECHANISM_TYPE t,
+                      CK_MECHANISM_INFO_PTR i)
+{
+    FM_PROLOGUE(C_GetMechanismInfo, 0, (void)0)
+    if (fm_mech_hidden(t))
+        return CKR_MECHANISM_INVALID;
+    return real_->C_GetMechanismInfo(id, t, i);
 }
 
 /* ---- the function list ---------------------------------------------- */

@@ -21,6 +21,13 @@
  *   HSMSSP_FAULT_EMULATE     "0" turns off the side effects below.
  *   HSMSSP_FAULT_DEBUG       "1" traces every call (and injection) to stderr.
  *
+ * A rule "hide:MECH" (MECH a CKM_ name hsmssp uses, or a number) makes
+ * the token lack that mechanism outright: C_GetMechanismList leaves it
+ * out, and C_GetMechanismInfo and every call given a CK_MECHANISM of that
+ * type (the *Init functions, C_DeriveKey, C_WrapKey, C_UnwrapKey,
+ * C_GenerateKey*) answer CKR_MECHANISM_INVALID.  Hiding takes effect
+ * for the probe when the rule is there before the token is opened.
+ *
  * Rule syntax: FUNCTION ":" WHEN "=" CODE, separated by ';' or newlines;
  * '#' starts a comment up to the end of the line.  FUNCTION is a PKCS#11
  * function name or "*" (every function).  WHEN counts the calls of that
@@ -35,7 +42,13 @@
  * CKR_DEVICE_REMOVED or CKR_TOKEN_NOT_PRESENT closes every real session
  * this module has seen opened (their session objects die and the login
  * is lost, as after a removal); injecting CKR_SESSION_HANDLE_INVALID on a
- * session call closes that real session.
+ * session call closes that real session; injecting CKR_USER_NOT_LOGGED_IN
+ * on a session call logs the application out (C_Logout); injecting
+ * CKR_CRYPTOKI_NOT_INITIALIZED finalises the real module (every session
+ * and session object gone), and every later call but C_Initialize and
+ * C_Finalize answers CKR_CRYPTOKI_NOT_INITIALIZED until the caller
+ * initialises the module again, as when another component of the process
+ * called C_Finalize.
  *
  * The functions below are exported for tests, which reach them with
  * dlopen(path, RTLD_NOW | RTLD_NOLOAD) + dlsym on the already loaded

@@ -58,6 +58,9 @@ rule bad-hex-overflow 'C_Login:1=0x1ffffffffffffffffff'
 rule bad-no-equals 'C_Login:1'
 rule bad-no-colon 'C_Login=5'
 rule mixed 'C_Login:1=CKR_PIN_LOCKED;garbage;C_Encrypt:*=0x30'
+rule hide-names 'hide:CKM_AES_CBC_ENCRYPT_DATA;hide:CKM_SHA_1_HMAC;C_Sign:1=0x5'
+rule hide-number 'hide: 0x1081 ;hide:4224'
+rule bad-hide 'hide:CKM_NO_SUCH_MECH;hide:CKR_OK;hide:'
 
 echo "make-seeds: $(ls "$corpus"/*/* | wc -l) seed files," \
      "$(du -cb "$corpus"/*/* | tail -1 | cut -f1) bytes"

@@ -1,9 +1,8 @@
 #!/bin/bash
 # tests/hsm/test_cli_probe.sh - the `hsmssp` command against real tokens.
 #
-# Runs the built binary (HSMSSP_CLI) against the SoftHSM2 fixture token
-# (HSMSSP_TEST_WORK/softhsm, made by tests/common/softhsm-setup.sh) and NSS
-# softoken, and checks:
+# Runs the built binary (HSMSSP_CLI) against a SoftHSM2 token of its own
+# (made below with softhsm2-util) and NSS softoken, and checks:
 #   - the probe table's levels from DESIGN sec. 3 through --json (parsed
 #     with python3's json module): SoftHSM2 17/18 T, 19/20 H(import),
 #     23 H(op) refused by default and allowed with --allow-host-op krb, the
@@ -12,7 +11,8 @@
 #     missing module, no such token, wrong PIN, PIN file with a trailing
 #     newline, PIN file readable by others, PIN locked (through the
 #     fault-injecting module), usage errors;
-#   - `hsmssp key import-raw` / `key test` on SoftHSM2.
+#   - `hsmssp key import-raw` / `key test` on SoftHSM2, the key found by
+#     --id and by --uri (id=, object=, ambiguous, none, another token).
 # Exits 77 when SoftHSM2 or the fixture is missing on a developer machine;
 # with CI=true every missing piece is a failure instead.
 set -u
@@ -33,11 +33,24 @@ skip() {
 [ -f "$softhsm" ] || skip "SoftHSM2 module $softhsm missing"
 [ -f "$nss" ] || skip "NSS softoken $nss missing"
 [ -x "$py" ] || skip "$py missing"
-[ -f "$work/softhsm/softhsm2.conf" ] || skip "SoftHSM2 fixture missing"
-export SOFTHSM2_CONF=$work/softhsm/softhsm2.conf
+command -v softhsm2-util >/dev/null || skip "softhsm2-util missing"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hsmssp-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+
+# A token of this script's own (as the C tests have, tests/common/
+# testutil.c): SoftHSM2 token files shared with tests running in
+# parallel made logins fail while another process rewrote them.
+mkdir -p "$tmp/softhsm/tokens"
+cat >"$tmp/softhsm/softhsm2.conf" <<CONF
+directories.tokendir = $tmp/softhsm/tokens
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+CONF
+export SOFTHSM2_CONF=$tmp/softhsm/softhsm2.conf
+softhsm2-util --init-token --free --label hsmssp-test --so-pin 123456 \
+    --pin 1234 >/dev/null || skip "softhsm2-util could not make a token"
 uri='pkcs11:token=hsmssp-test?pin-value=1234'
 passed=0
 failed=0
@@ -249,7 +262,7 @@ for spec in "18 32" "19 16"; do
     read -r etype len <<<"$spec"
     head -c "$len" /dev/urandom >"$tmp/key"
     "$cli" key import-raw --module "$softhsm" --token "$uri" --etype "$etype" \
-        --id "$id$etype" --label "cli-test-$etype" <"$tmp/key" \
+        --id "$id$etype" --label "cli-test-$id-$etype" <"$tmp/key" \
         >"$tmp/out" 2>"$tmp/err"
     rc=$?
     [ "$rc" = 0 ] && ok "key import-raw etype $etype" ||
@@ -270,6 +283,55 @@ rc=$?
     bad "short key: exit $rc: $(cat "$tmp/err")"
 expect_exit "key test of an absent id -> 1" 1 "$cli" key test \
     --module "$softhsm" --token "$uri" --etype 18 --id "${id}ee"
+
+# ---- key test --uri ----------------------------------------------------------
+# The etype 18 key above has CKA_ID $id"18" and label cli-test-$id-18
+# (unique per run); a URI spells the id as %XX bytes.
+pct_id=$(printf '%s' "${id}18" | sed 's/../%&/g')
+if expect_exit "key test --uri id= -> 0" 0 "$cli" key test \
+    --module "$softhsm" --token "$uri" --etype 18 \
+    --uri "pkcs11:id=$pct_id;type=secret-key"; then
+    grep -q '^OK$' "$tmp/out" && ok "key test --uri id= reports OK" ||
+        bad "key test --uri output: $(cat "$tmp/out")"
+fi
+expect_exit "key test --uri object= -> 0" 0 "$cli" key test \
+    --module "$softhsm" --token "$uri" --etype 18 \
+    --uri "pkcs11:token=hsmssp-test;object=cli-test-$id-18"
+# A pin-value in the key URI is ignored, and never echoed.
+if expect_exit "key test --uri with pin-value -> 0" 0 "$cli" key test \
+    --module "$softhsm" --token "$uri" --etype 18 \
+    --uri "pkcs11:object=cli-test-$id-18?pin-value=secret-pin-77"; then
+    grep -q 'secret-pin-77' "$tmp/out" "$tmp/err" &&
+        bad "the URI's pin-value was echoed" ||
+        ok "the URI's pin-value is not echoed"
+fi
+# A second key with the same label: the label alone is ambiguous.
+head -c 32 /dev/urandom >"$tmp/key"
+"$cli" key import-raw --module "$softhsm" --token "$uri" --etype 18 \
+    --id "${id}dd" --label "cli-test-$id-18" <"$tmp/key" >/dev/null 2>&1 ||
+    bad "import of a second key with the same label"
+if expect_exit "key test --uri ambiguous -> 1" 1 "$cli" key test \
+    --module "$softhsm" --token "$uri" --etype 18 \
+    --uri "pkcs11:object=cli-test-$id-18"; then
+    grep -q 'URI matches 2 objects' "$tmp/err" &&
+        ok "ambiguous URI names the count" ||
+        bad "ambiguous URI message: $(cat "$tmp/err")"
+fi
+if expect_exit "key test --uri none -> 1" 1 "$cli" key test \
+    --module "$softhsm" --token "$uri" --etype 18 \
+    --uri "pkcs11:object=cli-test-$id-none"; then
+    grep -qi 'not found' "$tmp/err" && ok "absent URI: key not found" ||
+        bad "absent URI message: $(cat "$tmp/err")"
+fi
+expect_exit "key test --uri of another token -> 4" 4 "$cli" key test \
+    --module "$softhsm" --token "$uri" --etype 18 \
+    --uri "pkcs11:token=some-other-token;object=cli-test-$id-18"
+expect_exit "key test --id and --uri -> 2" 2 "$cli" key test \
+    --module "$softhsm" --token "$uri" --etype 18 --id "${id}18" \
+    --uri "pkcs11:object=cli-test-$id-18"
+expect_exit "key import-raw --uri -> 2" 2 "$cli" key import-raw \
+    --module "$softhsm" --token "$uri" --etype 18 --id "${id}cc" \
+    --uri "pkcs11:object=x"
 
 echo
 echo "$passed passed, $failed failed"

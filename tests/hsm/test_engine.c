@@ -418,57 +418,85 @@ test_roundtrip_nss(void **state)
 
 /* ---- damaged input --------------------------------------------------- */
 
+/* Every single-byte change and every truncation of a ciphertext, for
+ * every etype the token runs at the default policy, then, with H(op)
+ * allowed, for those it runs only so (etype 23 on SoftHSM2: the host
+ * RC4 path, whose integrity check is on the host too). */
 static void
 damage_on(tu_token_kind kind)
 {
     hsm_token *tok = tok_of(kind);
     uint8_t msg[100], ct[200], pt[200];
-    int cases = 0;
+    int cases = 0, host_cases = 0;
+    bool done[BASE_ARRAY_LEN(all_etypes)] = {false};
+    static const unsigned policies[] = {0, HSM_POLICY_ALLOW_HOST_OP_KRB};
 
     tu_fill(msg, sizeof(msg), 5);
-    for (size_t e = 0; e < BASE_ARRAY_LEN(all_etypes); e++) {
-        int32_t etype = all_etypes[e];
-        uint8_t kb[32];
-        size_t clen = 0, plen = 0;
-        hsm_key *k = NULL;
+    for (size_t p = 0; p < BASE_ARRAY_LEN(policies); p++) {
+        hsm_token_set_policy(tok, policies[p]);
+        for (size_t e = 0; e < BASE_ARRAY_LEN(all_etypes); e++) {
+            int32_t etype = all_etypes[e];
+            uint8_t kb[32];
+            size_t clen = 0, plen = 0;
+            hsm_key *k = NULL;
+            int *count = policies[p] == 0 ? &cases : &host_cases;
 
-        if (!runs(tok, etype))
-            continue;
-        tu_fill(kb, sizeof(kb), (uint32_t)etype);
-        TU_OK(import_key(tok, etype, kb, hsm_etype_keylen(etype),
-                         HSM_KEY_LONG_TERM, &k));
-        TU_OK(hsm_krb_encrypt(k, 2, msg, sizeof(msg), ct, sizeof(ct), &clen));
-        /* every single-byte change is caught; the output is wiped */
-        for (size_t i = 0; i < clen; i++) {
-            ct[i] ^= 0x40;
-            memset(pt, 0xEE, sizeof(pt));
-            TU_ERR(hsm_krb_decrypt(k, 2, ct, clen, pt, sizeof(pt), &plen),
+            if (done[e] || !runs(tok, etype))
+                continue;
+            done[e] = true;
+            tu_fill(kb, sizeof(kb), (uint32_t)etype);
+            TU_OK(import_key(tok, etype, kb, hsm_etype_keylen(etype),
+                             HSM_KEY_LONG_TERM, &k));
+            TU_OK(hsm_krb_encrypt(k, 2, msg, sizeof(msg), ct, sizeof(ct),
+                                  &clen));
+            /* every single-byte change is caught; the output is wiped */
+            for (size_t i = 0; i < clen; i++) {
+                ct[i] ^= 0x40;
+                memset(pt, 0xEE, sizeof(pt));
+                TU_ERR(hsm_krb_decrypt(k, 2, ct, clen, pt, sizeof(pt),
+                                       &plen),
+                       HSMSSP_ERR_INTEGRITY);
+                for (size_t b = 0; b < clen; b++)
+                    assert_int_equal(pt[b], 0);
+                ct[i] ^= 0x40;
+                (*count)++;
+            }
+            /* every truncation */
+            for (size_t l = 0; l < clen; l++) {
+                hsmssp_err r =
+                    hsm_krb_decrypt(k, 2, ct, l, pt, sizeof(pt), &plen);
+                assert_true(r == HSMSSP_ERR_BAD_CIPHERTEXT ||
+                            r == HSMSSP_ERR_INTEGRITY);
+                (*count)++;
+            }
+            /* wrong usage */
+            TU_ERR(hsm_krb_decrypt(k, 3, ct, clen, pt, sizeof(pt), &plen),
                    HSMSSP_ERR_INTEGRITY);
-            for (size_t b = 0; b < clen; b++)
-                assert_int_equal(pt[b], 0);
-            ct[i] ^= 0x40;
-            cases++;
+            /* small output buffer */
+            TU_ERR(hsm_krb_decrypt(k, 2, ct, clen, pt, clen - 1, &plen),
+                   HSMSSP_ERR_BUFFER_TOO_SMALL);
+            TU_ERR(hsm_krb_encrypt(k, 2, msg, sizeof(msg), ct, clen - 1,
+                                   &plen),
+                   HSMSSP_ERR_BUFFER_TOO_SMALL);
+            /* the undamaged ciphertext still opens */
+            TU_OK(hsm_krb_decrypt(k, 2, ct, clen, pt, sizeof(pt), &plen));
+            assert_memory_equal(pt, msg, sizeof(msg));
+            hsm_key_free(k);
         }
-        /* every truncation */
-        for (size_t l = 0; l < clen; l++) {
-            hsmssp_err r = hsm_krb_decrypt(k, 2, ct, l, pt, sizeof(pt), &plen);
-            assert_true(r == HSMSSP_ERR_BAD_CIPHERTEXT ||
-                        r == HSMSSP_ERR_INTEGRITY);
-            cases++;
-        }
-        /* wrong usage */
-        TU_ERR(hsm_krb_decrypt(k, 3, ct, clen, pt, sizeof(pt), &plen),
-               HSMSSP_ERR_INTEGRITY);
-        /* small output buffer */
-        TU_ERR(hsm_krb_decrypt(k, 2, ct, clen, pt, clen - 1, &plen),
-               HSMSSP_ERR_BUFFER_TOO_SMALL);
-        TU_ERR(hsm_krb_encrypt(k, 2, msg, sizeof(msg), ct, clen - 1, &plen),
-               HSMSSP_ERR_BUFFER_TOO_SMALL);
-        hsm_key_free(k);
     }
-    print_message("%s: %d damaged ciphertexts rejected\n",
-                  tu_token_name(kind), cases);
+    hsm_token_set_policy(tok, 0);
+    for (size_t e = 0; e < BASE_ARRAY_LEN(all_etypes); e++)
+        assert_true(done[e]);
+    print_message("%s: %d damaged ciphertexts rejected at the default "
+                  "policy, %d more with H(op) allowed\n",
+                  tu_token_name(kind), cases, host_cases);
     assert_true(cases > 500);
+    /* etype 23 on SoftHSM2 (host RC4): 8 + 100 + 16 bytes, each changed
+     * and truncated. */
+    if (kind == TU_SOFTHSM)
+        assert_int_equal(host_cases, 2 * (16 + 8 + 100));
+    else
+        assert_int_equal(host_cases, 0);
 }
 
 static void
@@ -536,16 +564,22 @@ test_sizes_nss(void **state)
 
 /* ---- cache eviction --------------------------------------------------- */
 
+/* Many keys through a small cache: entries are evicted and derived
+ * again, and every evicted object is destroyed on the token, not just
+ * forgotten: the session objects the token shows are exactly the base
+ * keys plus the cached derived keys. */
 static void
 eviction_on(tu_token_kind kind)
 {
     hsm_token *tok = tok_of(kind);
     enum { NKEYS = 40 };
     hsm_key *keys[NKEYS];
-    uint8_t kb[32], msg[64], ct[128], pt[128];
-    size_t clen[NKEYS], plen;
+    uint8_t kb[32], msg[64], pt[128];
+    size_t clen[NKEYS], plen, objs0, cache0;
     uint8_t cts[NKEYS][128];
 
+    objs0 = tu_count_objects(tok, false);
+    cache0 = hsm_token_cache_size(tok);
     tu_fill(msg, sizeof(msg), 1);
     for (int i = 0; i < NKEYS; i++) {
         tu_fill(kb, 32, (uint32_t)(1000 + i));
@@ -553,7 +587,12 @@ eviction_on(tu_token_kind kind)
         TU_OK(hsm_krb_encrypt(keys[i], 22, msg, sizeof(msg), cts[i],
                               sizeof(cts[i]), &clen[i]));
         assert_true(hsm_token_cache_size(tok) <= CACHE_MAX);
+        assert_int_equal(tu_count_objects(tok, false),
+                         objs0 + (size_t)(i + 1) +
+                             hsm_token_cache_size(tok) - cache0);
     }
+    /* 40 keys x 2 derived keys each went through 24 slots. */
+    assert_int_equal(hsm_token_cache_size(tok), CACHE_MAX);
     /* Every key's derived keys were evicted and are derived again. */
     for (int i = 0; i < NKEYS; i++) {
         TU_OK(hsm_krb_decrypt(keys[i], 22, cts[i], clen[i], pt, sizeof(pt),
@@ -561,13 +600,17 @@ eviction_on(tu_token_kind kind)
         assert_memory_equal(pt, msg, sizeof(msg));
         assert_true(hsm_token_cache_size(tok) <= CACHE_MAX);
     }
+    assert_int_equal(tu_count_objects(tok, false),
+                     objs0 + NKEYS + hsm_token_cache_size(tok) - cache0);
     /* A key's ciphertext does not open under another key. */
     TU_ERR(hsm_krb_decrypt(keys[1], 22, cts[0], clen[0], pt, sizeof(pt),
                            &plen),
            HSMSSP_ERR_INTEGRITY);
     for (int i = 0; i < NKEYS; i++)
         hsm_key_free(keys[i]);
-    (void)ct;
+    /* Freeing the keys destroyed their bases and cached keys too. */
+    assert_int_equal(tu_count_objects(tok, false),
+                     objs0 + hsm_token_cache_size(tok) - cache0);
 }
 
 static void

@@ -25,6 +25,8 @@
 #include "faultmod.h"
 #include "testutil.h"
 
+#include "hsm/hsm-int.h"
+
 #define ETYPE HSM_ETYPE_AES256_SHA1
 #define KEYLEN 32
 #define MSG_LEN 100
@@ -67,6 +69,27 @@ fault_open(void)
     fault_config(&cfg);
     TU_OK(hsm_token_open(&cfg, &tok));
     assert_non_null(tok);
+    cur_tok = tok;
+    return tok;
+}
+
+/* The private token of the running case (tu_softhsm_private), removed
+ * by case_teardown even when the case fails. */
+static tu_private_token cur_private;
+
+/* Opens a fresh SoftHSM2 token of the case's own through the fault
+ * module: for cases that count every object on the token, which the
+ * shared fixture (written by tests running in parallel) cannot give. */
+static hsm_token *
+fault_open_private(const char *name, unsigned policy)
+{
+    hsm_config cfg;
+    hsm_token *tok = NULL;
+
+    tu_softhsm_private(name, policy, &cur_private, &cfg);
+    setenv("HSMSSP_FAULT_TARGET", cfg.module, 1);
+    cfg.module = fault_path;
+    TU_OK(hsm_token_open(&cfg, &tok));
     cur_tok = tok;
     return tok;
 }
@@ -315,6 +338,7 @@ case_teardown(void **state)
     }
     hsm_token_close(cur_tok);
     cur_tok = NULL;
+    tu_softhsm_private_done(&cur_private);
     return 0;
 }
 
@@ -617,17 +641,14 @@ test_general_error_create_object(void **state)
     assert_int_equal(after.session_objects, before.session_objects);
     assert_int_equal(after.token_objects, before.token_objects);
 
-    /* Fail the second object instead of the first, for a layer that makes
-     * more than one object per import: nothing may stay behind either. */
+    /* An etype 18 import makes one object (the base key): the partial
+     * imports of the host-derivation strategies are
+     * test_partial_import_rollback's. */
     set_rules("C_CreateObject:2-=CKR_GENERAL_ERROR");
     key = NULL;
-    if (import_key(tok, true, &key) == HSMSSP_OK) {
-        /* One object per key: the import made only the first. */
-        assert_int_equal(fault_calls("C_CreateObject"), 1);
-        key_destroy(tok, key, last_id);
-    } else {
-        assert_null(key);
-    }
+    TU_OK(import_key(tok, true, &key));
+    assert_int_equal(fault_calls("C_CreateObject"), 1);
+    key_destroy(tok, key, last_id);
     after = stats();
     assert_int_equal(after.token_objects, before.token_objects);
 
@@ -682,6 +703,341 @@ test_removed_for_a_while(void **state)
     close_and_check(tok);
 }
 
+
+/* ---- partial imports ------------------------------------------------ */
+
+/* Imports an etype 19/20 key under the H(import) strategy of SoftHSM2,
+ * which creates the base key and then one object per (usage, role) of
+ * the default long-term set: 8 C_CreateObject calls.  Failing the k-th
+ * for every k must leave no object on the token (counted over the whole
+ * private token, not through the module's bookkeeping) and no key. */
+static hsmssp_err
+import_etype(hsm_token *tok, int32_t etype, bool persistent, unsigned seed,
+             hsm_key **key_out)
+{
+    hsm_key_spec spec;
+    base_secret *kb = NULL;
+    char id[64];
+    size_t len = hsm_etype_keylen(etype);
+    hsmssp_err ret;
+
+    memset(&spec, 0, sizeof(spec));
+    snprintf(id, sizeof(id), "partial-%d-%u", (int)etype, seed);
+    spec.etype = etype;
+    spec.key_class = HSM_KEY_LONG_TERM;
+    spec.persistent = persistent;
+    spec.id = (const uint8_t *)id;
+    spec.id_len = strlen(id);
+    spec.label = id;
+    TU_OK(base_secret_new(len, len, &kb));
+    tu_fill(kb->data, len, seed);
+    ret = hsm_key_import(tok, &spec, kb, key_out);
+    base_secret_free(kb);
+    return ret;
+}
+
+static void
+test_partial_import_rollback(void **state)
+{
+    static const int32_t et[] = {HSM_ETYPE_AES128_SHA256,
+                                 HSM_ETYPE_AES256_SHA384};
+    hsm_token *tok;
+    unsigned seed = 1;
+    int cases = 0;
+
+    (void)state;
+    tok = fault_open_private("partial-import", 0);
+    for (size_t e = 0; e < BASE_ARRAY_LEN(et); e++) {
+        const hsm_etype_plan *plan = hsm_plan(tok, et[e]);
+        assert_non_null(plan);
+        assert_int_equal(plan->derive, HSM_DERIVE_HOST_IMPORT);
+        for (int persistent = 0; persistent < 2; persistent++) {
+            size_t tok0 = tu_count_objects(tok, true);
+            size_t ses0 = tu_count_objects(tok, false);
+            unsigned long creates;
+            hsm_key *key = NULL;
+
+            /* How many objects one import makes. */
+            set_rules(NULL);
+            TU_OK(import_etype(tok, et[e], persistent, seed++, &key));
+            creates = fault_calls("C_CreateObject");
+            assert_int_equal(creates, 8); /* base + 7 per-usage keys */
+            assert_int_equal(tu_count_objects(tok, persistent == 1),
+                             (persistent ? tok0 : ses0) + creates);
+            if (persistent)
+                TU_OK(hsm_key_destroy(key));
+            else
+                hsm_key_free(key);
+            assert_int_equal(tu_count_objects(tok, true), tok0);
+            assert_int_equal(tu_count_objects(tok, false), ses0);
+
+            for (unsigned long k = 1; k <= creates; k++) {
+                char rule[64];
+                snprintf(rule, sizeof(rule),
+                         "C_CreateObject:%lu=CKR_GENERAL_ERROR", k);
+                set_rules(rule);
+                key = (hsm_key *)1;
+                TU_ERR(import_etype(tok, et[e], persistent, seed++, &key),
+                       HSMSSP_ERR_TOKEN_FAILURE);
+                assert_null(key);
+                assert_int_equal(fault_calls("C_CreateObject"), k);
+                if (tu_count_objects(tok, true) != tok0 ||
+                    tu_count_objects(tok, false) != ses0)
+                    fail_msg("etype %d, %s, create %lu failed: %zu token "
+                             "and %zu session objects left (%zu, %zu "
+                             "before)", (int)et[e],
+                             persistent ? "persistent" : "session", k,
+                             tu_count_objects(tok, true),
+                             tu_count_objects(tok, false), tok0, ses0);
+                cases++;
+            }
+        }
+    }
+    set_rules(NULL);
+    assert_int_equal(cases, 32);
+    close_and_check(tok);
+    tu_softhsm_private_done(&cur_private);
+}
+
+/* ---- recovery through engine calls ---------------------------------- */
+
+/* A fault at an engine call that recovery handles: the operation
+ * succeeds (the engine recovered and ran it again) or reports the loss
+ * once, then works; the persistent key keeps working, the session key is
+ * gone with a clear error, and no session or session object leaks. */
+static void
+recover_at(const char *rule, const char *function, bool expect_reinit)
+{
+    hsm_token *tok;
+    hsm_key *pkey = NULL, *skey = NULL;
+    char pid[64];
+    struct hsmssp_fault_stats warm, now;
+    hsmssp_err first, second;
+
+    tok = fault_open();
+    TU_OK(import_key(tok, true, &pkey));
+    memcpy(pid, last_id, sizeof(pid));
+    TU_OK(import_key(tok, false, &skey));
+    TU_OK(roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH));
+    TU_OK(checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM));
+    TU_OK(roundtrip(skey, HSM_USAGE_AP_REQ_AUTH));
+    warm = stats();
+
+    set_rules(rule);
+    first = roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH);
+    if (fault_calls(function) < 1 || stats().injected <= warm.injected)
+        fail_msg("rule '%s' never fired", rule);
+    second = roundtrip(pkey, HSM_USAGE_AP_REQ_AUTH);
+    assert_recovers(first, second);
+    /* Counters restart with the rules: these are the recovery's calls. */
+    if (expect_reinit)
+        assert_true(fault_calls("C_Initialize") >= 1);
+    else
+        assert_int_equal(fault_calls("C_Initialize"), 0);
+    assert_true(fault_calls("C_Login") >= 1); /* logged in again */
+    set_rules(NULL);
+    TU_OK(checksum_roundtrip(pkey, HSM_USAGE_APP_DATA_CKSUM));
+    TU_OK(roundtrip(pkey, HSM_USAGE_KDC_REP_TICKET));
+    /* Recovery closed every session: the session key died with them. */
+    TU_ERR(roundtrip(skey, HSM_USAGE_AP_REQ_AUTH), HSMSSP_ERR_KEY_GONE);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "lost"));
+    /* No handle leak: no more real sessions than a warm token had (one
+     * owner, pooled ones), and only the persistent key's derived keys
+     * as session objects (the session key's base and cache died). */
+    now = stats();
+    if (now.open_sessions > warm.open_sessions)
+        fail_msg("%lu real sessions after recovery, %lu before",
+                 now.open_sessions, warm.open_sessions);
+    assert_true(now.session_objects < warm.session_objects);
+    assert_int_equal(now.session_objects, hsm_token_cache_size(tok));
+    key_free(skey);
+    key_destroy(tok, pkey, pid);
+    assert_int_equal(stats().session_objects, 0);
+    close_and_check(tok);
+}
+
+static void
+test_user_not_logged_in_on_sign(void **state)
+{
+    (void)state;
+    /* The login vanishes (emulated C_Logout) under the integrity check
+     * of an encrypt. */
+    recover_at("C_Sign:1=CKR_USER_NOT_LOGGED_IN", "C_Sign", false);
+}
+
+static void
+test_token_not_present_on_encrypt(void **state)
+{
+    (void)state;
+    recover_at("C_Encrypt:1=CKR_TOKEN_NOT_PRESENT", "C_Encrypt", false);
+}
+
+static void
+test_not_initialized_on_decrypt(void **state)
+{
+    (void)state;
+    /* Another component finalised the module: recovery must initialise
+     * it again (hsm_token_recover), or every call would keep failing. */
+    recover_at("C_Decrypt:1=CKR_CRYPTOKI_NOT_INITIALIZED", "C_Decrypt",
+               true);
+}
+
+/* ---- a token without a mechanism ------------------------------------ */
+
+/* Opens the fault module with mechanisms hidden from the start (the
+ * probe must not see them) and checks that the etype's row and an import
+ * name the missing mechanism. */
+static void
+hidden_case(const char *hide, const int32_t *dead, size_t n_dead,
+            const char *missing, const int32_t *alive, size_t n_alive)
+{
+    hsm_token *tok;
+    size_t n_rows;
+    const hsm_strategy_row *rows;
+
+    setenv("HSMSSP_FAULT_RULES", hide, 1);
+    tok = fault_open();
+    rows = hsm_token_strategies(tok, &n_rows);
+    for (size_t d = 0; d < n_dead; d++) {
+        hsm_key *key = (hsm_key *)1;
+        hsm_key_spec spec;
+        base_secret *kb = NULL;
+        bool row_seen = false;
+
+        for (size_t r = 0; r < n_rows; r++) {
+            if (rows[r].etype != dead[d])
+                continue;
+            row_seen = true;
+            assert_int_equal(rows[r].level, HSM_LEVEL_NONE);
+            assert_false(rows[r].allowed);
+            assert_non_null(rows[r].missing);
+            assert_string_equal(rows[r].missing, missing);
+        }
+        assert_true(row_seen);
+        memset(&spec, 0, sizeof(spec));
+        spec.etype = dead[d];
+        TU_OK(base_secret_new(hsm_etype_keylen(dead[d]),
+                              hsm_etype_keylen(dead[d]), &kb));
+        tu_fill(kb->data, kb->len, 42);
+        TU_ERR(hsm_key_import(tok, &spec, kb, &key),
+               HSMSSP_ERR_MECHANISM_MISSING);
+        base_secret_free(kb);
+        assert_null(key);
+        assert_non_null(strstr(hsmssp_last_error_detail(), missing));
+    }
+    for (size_t a = 0; a < n_alive; a++) {
+        hsm_key *key = NULL;
+        hsm_key_spec spec;
+        base_secret *kb = NULL;
+
+        memset(&spec, 0, sizeof(spec));
+        spec.etype = alive[a];
+        TU_OK(base_secret_new(hsm_etype_keylen(alive[a]),
+                              hsm_etype_keylen(alive[a]), &kb));
+        tu_fill(kb->data, kb->len, 43);
+        TU_OK(hsm_key_import(tok, &spec, kb, &key));
+        base_secret_free(kb);
+        hold(key);
+        TU_OK(roundtrip(key, HSM_USAGE_KDC_REP_TICKET));
+        key_free(key);
+    }
+    unsetenv("HSMSSP_FAULT_RULES");
+    close_and_check(tok);
+}
+
+static void
+test_hidden_cbc_encrypt_data(void **state)
+{
+    static const int32_t dead[] = {HSM_ETYPE_AES256_SHA1};
+    static const int32_t alive[] = {HSM_ETYPE_AES128_SHA1,
+                                    HSM_ETYPE_AES128_SHA256};
+
+    (void)state;
+    hidden_case("hide:CKM_AES_CBC_ENCRYPT_DATA", dead, 1,
+                "CKM_AES_CBC_ENCRYPT_DATA", alive, 2);
+}
+
+static void
+test_hidden_sha1_hmac(void **state)
+{
+    static const int32_t dead[] = {HSM_ETYPE_AES128_SHA1,
+                                   HSM_ETYPE_AES256_SHA1};
+    static const int32_t alive[] = {HSM_ETYPE_AES256_SHA384};
+
+    (void)state;
+    hidden_case("hide:CKM_SHA_1_HMAC", dead, 2, "CKM_SHA_1_HMAC", alive, 1);
+}
+
+static void
+test_hidden_sha256_hmac(void **state)
+{
+    static const int32_t dead[] = {HSM_ETYPE_AES128_SHA256};
+    static const int32_t alive[] = {HSM_ETYPE_AES256_SHA1};
+
+    (void)state;
+    hidden_case("hide:CKM_SHA256_HMAC", dead, 1, "CKM_SHA256_HMAC", alive, 1);
+}
+
+static void
+test_hidden_aes_ecb(void **state)
+{
+    static const int32_t dead[] = {
+        HSM_ETYPE_AES128_SHA1, HSM_ETYPE_AES256_SHA1,
+        HSM_ETYPE_AES128_SHA256, HSM_ETYPE_AES256_SHA384};
+
+    (void)state;
+    /* The composed CTS needs ECB: every AES etype is gone.  The row names
+     * the first missing piece (CKM_AES_ECB for 17/18, the CBC/ECB pair
+     * for 19/20 is reported as CKM_AES_CBC).  The second rule hides the
+     * same mechanism by number (0x1081), which the rules accept too. */
+    setenv("HSMSSP_FAULT_RULES", "hide:CKM_AES_ECB;hide:0x1081", 1);
+    {
+        hsm_token *tok = fault_open();
+        for (size_t d = 0; d < BASE_ARRAY_LEN(dead); d++) {
+            hsm_key *key = (hsm_key *)1;
+            hsm_key_spec spec;
+            base_secret *kb = NULL;
+            memset(&spec, 0, sizeof(spec));
+            spec.etype = dead[d];
+            TU_OK(base_secret_new(hsm_etype_keylen(dead[d]),
+                                  hsm_etype_keylen(dead[d]), &kb));
+            TU_ERR(hsm_key_import(tok, &spec, kb, &key),
+                   HSMSSP_ERR_MECHANISM_MISSING);
+            base_secret_free(kb);
+            assert_null(key);
+            assert_non_null(strstr(hsmssp_last_error_detail(), "CKM_AES_"));
+        }
+        assert_false(hsm_token_caps(tok)->aes_ecb);
+        unsetenv("HSMSSP_FAULT_RULES");
+        close_and_check(tok);
+    }
+}
+
+/* A mechanism that disappears after the probe (firmware update, policy
+ * change on a network HSM): the call that needs it fails with
+ * MECHANISM_MISSING, not with a crash or a recovery loop. */
+static void
+test_hidden_after_probe(void **state)
+{
+    hsm_token *tok;
+    hsm_key *key = NULL;
+
+    (void)state;
+    tok = fault_open();
+    TU_OK(import_key(tok, false, &key));
+    TU_OK(roundtrip(key, HSM_USAGE_AP_REQ_AUTH));
+    set_rules("hide:CKM_AES_CBC_ENCRYPT_DATA");
+    /* A usage never derived needs the hidden derivation. */
+    TU_ERR(roundtrip(key, HSM_USAGE_TGS_REQ_AUTH),
+           HSMSSP_ERR_MECHANISM_MISSING);
+    /* Cached usages still work. */
+    TU_OK(roundtrip(key, HSM_USAGE_AP_REQ_AUTH));
+    set_rules(NULL);
+    TU_OK(roundtrip(key, HSM_USAGE_TGS_REQ_AUTH));
+    key_free(key);
+    close_and_check(tok);
+}
+
 /* Every case gets rules cleared before it and its leftovers released
  * after it. */
 #define FAULT_CASE(t)                                                       \
@@ -700,6 +1056,15 @@ main(void)
         FAULT_CASE(test_general_error_derive),
         FAULT_CASE(test_general_error_create_object),
         FAULT_CASE(test_removed_for_a_while),
+        FAULT_CASE(test_partial_import_rollback),
+        FAULT_CASE(test_user_not_logged_in_on_sign),
+        FAULT_CASE(test_token_not_present_on_encrypt),
+        FAULT_CASE(test_not_initialized_on_decrypt),
+        FAULT_CASE(test_hidden_cbc_encrypt_data),
+        FAULT_CASE(test_hidden_sha1_hmac),
+        FAULT_CASE(test_hidden_sha256_hmac),
+        FAULT_CASE(test_hidden_aes_ecb),
+        FAULT_CASE(test_hidden_after_probe),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

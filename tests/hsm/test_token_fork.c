@@ -129,8 +129,8 @@ open_for_fork(tu_token_kind kind)
     tu_token_config(kind, 0, &cfg);
     if (kind == TU_SOFTHSM) {
         snprintf(uri, sizeof(uri),
-                 "pkcs11:token=%s?pin-source=file:%s/softhsm/pin",
-                 TU_SOFTHSM_TOKEN, tu_work_dir());
+                 "pkcs11:token=%s?pin-source=file:%s/pin", TU_SOFTHSM_TOKEN,
+                 tu_softhsm_dir());
         cfg.token_uri = uri;
     }
     TU_OK(hsm_token_open(&cfg, &tok));

@@ -436,6 +436,76 @@ test_guard_pages(void **state)
     assert_crashed(in_child(child_underrun_large), "large underrun");
 }
 
+/* ---- core dumps ------------------------------------------------------ */
+
+/* The VmFlags line of the /proc/self/smaps mapping that contains p, into
+ * flags (empty when not found). */
+static void
+vmflags_of(const void *p, char *flags, size_t cap)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    char line[512];
+    bool inside = false;
+    uintptr_t a = (uintptr_t)p;
+
+    flags[0] = '\0';
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long lo, hi;
+        /* A mapping header: "lo-hi perms offset dev inode [path]". */
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+            strchr(line, ':') != NULL && line[0] != 'V') {
+            inside = a >= lo && a < hi;
+            continue;
+        }
+        if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            size_t n = strlen(line + 8);
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(flags, line + 8, n);
+            flags[n] = '\0';
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* Both kinds of secure memory (an arena chunk for small blocks, a
+ * mapping of its own for large ones) are excluded from core dumps: the
+ * kernel shows MADV_DONTDUMP as the "dd" VmFlag. */
+static void
+test_dontdump(void **state)
+{
+    uint8_t *small = base_secmem_alloc(48);
+    uint8_t *large = base_secmem_alloc(64 * KIB);
+    char flags[512];
+
+    (void)state;
+    assert_non_null(small);
+    assert_non_null(large);
+    vmflags_of(small, flags, sizeof(flags));
+    if (strstr(flags, " dd") == NULL)
+        fail_msg("arena chunk VmFlags:%s lacks dd (MADV_DONTDUMP)", flags);
+    vmflags_of(small + 40, flags, sizeof(flags));
+    assert_non_null(strstr(flags, " dd"));
+    vmflags_of(large, flags, sizeof(flags));
+    if (strstr(flags, " dd") == NULL)
+        fail_msg("large block VmFlags:%s lacks dd (MADV_DONTDUMP)", flags);
+    vmflags_of(large + 64 * KIB - 1, flags, sizeof(flags));
+    assert_non_null(strstr(flags, " dd"));
+    /* The check itself can say no: ordinary heap memory is dumped. */
+    {
+        uint8_t *heap = malloc(64);
+        assert_non_null(heap);
+        vmflags_of(heap, flags, sizeof(flags));
+        assert_true(flags[0] != '\0');
+        assert_null(strstr(flags, " dd"));
+        free(heap);
+    }
+    base_secmem_free(small, 48);
+    base_secmem_free(large, 64 * KIB);
+}
+
 /* ---- concurrency ----------------------------------------------------- */
 
 #define THREADS 4
@@ -517,6 +587,7 @@ main(void)
         cmocka_unit_test(test_wipe_on_free_small),
         cmocka_unit_test(test_wipe_on_resize),
         cmocka_unit_test(test_guard_pages),
+        cmocka_unit_test(test_dontdump),
         cmocka_unit_test(test_concurrency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
