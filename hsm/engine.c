@@ -47,8 +47,8 @@
 #define HSM_MAX_MESSAGE ((size_t)256 * 1024 * 1024)
 
 /* Cache role values beyond RFC 3961's 0x99/0xAA/0x55. */
-#define ROLE_RC4_K1 0x01   /* RFC 4757 K1 = HMAC-MD5(K, usage) */
-#define ROLE_RC4_KSIGN 0x02 /* Ksign = HMAC-MD5(K, "signaturekey\0") */
+#define ROLE_RC4_K1 HSM_ROLE_RC4_K1
+#define ROLE_RC4_KSIGN HSM_ROLE_RC4_KSIGN
 
 typedef struct etype_info {
     int32_t etype;
@@ -416,6 +416,22 @@ derive_hmac_md5_key(hsm_token *tok, CK_OBJECT_HANDLE base, const uint8_t *msg,
 
 /* The per-usage key (usage, role) of key: a stored H(import) object, a
  * cached object, or a fresh derivation that is cached. */
+/* The object stored beside the key at import with (usage, role), or
+ * CK_INVALID_HANDLE. */
+static CK_OBJECT_HANDLE
+stored_obj(hsm_key *key, int32_t usage, uint8_t role)
+{
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+
+    /* key->stored may be replaced by a refresh in another thread. */
+    pthread_mutex_lock(&key->lock);
+    for (size_t i = 0; i < key->n_stored; i++)
+        if (key->stored[i].usage == usage && key->stored[i].role == role)
+            obj = key->stored[i].obj;
+    pthread_mutex_unlock(&key->lock);
+    return obj;
+}
+
 static hsmssp_err
 get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
          int32_t usage, uint8_t role, dkey *d)
@@ -453,7 +469,18 @@ get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
         return HSMSSP_OK;
     }
 
-    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5 && role == HSM_ROLE_RC4_KC0) {
+        /* RFC 4757 7.3: HMAC-MD5(Klocal, 0^4), the per-key part of the
+         * sealing key, from the Klocal object stored at import. */
+        static const uint8_t zero4[4];
+        CK_OBJECT_HANDLE kl = stored_obj(key, 0, HSM_ROLE_RC4_KLOCAL);
+
+        if (kl == CK_INVALID_HANDLE)
+            return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                            "arcfour-hmac key was not imported as a session "
+                            "key: it cannot seal GSS messages");
+        ret = derive_hmac_md5_key(tok, kl, zero4, 4, MD5_KEY_K1, &obj);
+    } else if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
         uint8_t msg[16];
         size_t n;
         if (role == ROLE_RC4_KSIGN) {
@@ -1108,6 +1135,68 @@ cleanup:
     return ret;
 }
 
+/* RFC 4757 sec. 7 GSS token keys, used for one RC4 pass over in:
+ *   seq:   Kseq   = HMAC(HMAC(K, 0^4), checksum8)       (SND_SEQ)
+ *   crypt: Kcrypt = HMAC(HMAC(Klocal, 0^4), seqnum4)    (confounder+data)
+ * The first HMAC of each is a cached per-key object; the second is a
+ * one-message key, derived and destroyed here.  On tokens without the
+ * feedback KDF or RC4 (the H(op) plan) the HMACs run by C_Sign with K or
+ * Klocal on the token and the rest on the host, as rc4_encrypt does. */
+static hsmssp_err
+rc4_gss(hsm_key *key, hsm_sess *s, const hsm_etype_plan *plan, bool seq,
+        const uint8_t *msg, const uint8_t *in, size_t len, uint8_t *out)
+{
+    static const uint8_t zero4[4];
+    hsm_token *tok = key->tok;
+    const etype_info *ei = find_etype(HSM_ETYPE_RC4_HMAC);
+    CK_MECHANISM rc4 = {CKM_RC4, NULL, 0};
+    CK_OBJECT_HANDLE k = CK_INVALID_HANDLE;
+    size_t mlen = seq ? 8 : 4, n;
+    base_secret *k0 = NULL, *kx = NULL;
+    dkey d0 = {0};
+    hsmssp_err ret;
+
+    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+        ret = get_dkey(key, ei, plan, 0,
+                       seq ? ROLE_RC4_K1 : HSM_ROLE_RC4_KC0, &d0);
+        if (ret == HSMSSP_OK)
+            ret = derive_hmac_md5_key(tok, d0.obj, msg, mlen, MD5_KEY_K3,
+                                      &k);
+        if (ret == HSMSSP_OK)
+            ret = p11_encrypt(tok, s, &rc4, k, in, len, out, len,
+                              "C_Encrypt(CKM_RC4)");
+    } else {
+        if (seq) {
+            ret = rc4_host_k1(key, s, zero4, 4, &k0);
+        } else {
+            CK_OBJECT_HANDLE kl = stored_obj(key, 0, HSM_ROLE_RC4_KLOCAL);
+            uint8_t mac[64];
+            size_t maclen = 0;
+
+            if (kl == CK_INVALID_HANDLE)
+                return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                                "arcfour-hmac key was not imported as a "
+                                "session key: it cannot seal GSS messages");
+            ret = p11_hmac(tok, s, CKM_MD5_HMAC, kl, zero4, 4, mac, &maclen);
+            if (ret == HSMSSP_OK)
+                ret = base_secret_from(mac, 16, &k0);
+            base_memzero(mac, sizeof(mac));
+        }
+        if (ret == HSMSSP_OK)
+            ret = base_secret_new(16, 64, &kx);
+        if (ret == HSMSSP_OK)
+            ret = krbsw_hmac("MD5", k0->data, 16, msg, mlen, kx->data, &n);
+        if (ret == HSMSSP_OK)
+            ret = krbsw_rc4(kx->data, 16, in, len, out);
+    }
+    if (k != CK_INVALID_HANDLE)
+        hsm_obj_destroy(tok, k);
+    dkey_release(tok, &d0);
+    base_secret_free(k0);
+    base_secret_free(kx);
+    return ret;
+}
+
 /* ---- the public operations ------------------------------------------ */
 
 /* Checks the plan, and after fork or recovery brings the key's handles to
@@ -1157,7 +1246,13 @@ key_ready(hsm_key *key, const etype_info **ei_out,
     return ret;
 }
 
-typedef enum op_kind { OP_ENCRYPT, OP_DECRYPT, OP_CKSUM } op_kind;
+typedef enum op_kind {
+    OP_ENCRYPT,
+    OP_DECRYPT,
+    OP_CKSUM,
+    OP_RC4_SEQ,  /* RFC 4757 SND_SEQ: conf = the 8-byte checksum */
+    OP_RC4_CRYPT /* RFC 4757 sealing: conf = the 4-byte sequence number */
+} op_kind;
 
 typedef struct op_args {
     op_kind kind;
@@ -1207,6 +1302,16 @@ run_once(hsm_key *key, op_args *a, uint64_t *gen_out)
         else
             ret = aes_decrypt(key, s, ei, plan, a->usage, a->in, a->in_len,
                               a->so, a->n_so, a->out, a->out_len);
+        break;
+    case OP_RC4_SEQ:
+    case OP_RC4_CRYPT:
+        if (ei->etype != HSM_ETYPE_RC4_HMAC) {
+            ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                           "RFC 4757 token keys need an arcfour-hmac key");
+            break;
+        }
+        ret = rc4_gss(key, s, plan, a->kind == OP_RC4_SEQ, a->conf, a->in,
+                      a->in_len, a->out);
         break;
     case OP_CKSUM:
         if (ei->etype == HSM_ETYPE_RC4_HMAC)
@@ -1478,6 +1583,47 @@ hsm_test_cts(hsm_token *tok, int32_t etype, const base_secret *key,
 cleanup:
     hsm_session_put(tok, s, ret != HSMSSP_OK);
     hsm_obj_destroy(tok, ke);
+    scratch_done(&sc);
+    return ret;
+}
+
+/* ---- RFC 4757 GSS token keys (hsm.h) ------------------------------- */
+
+hsmssp_err
+hsm_rc4_gss_seq(hsm_key *key, const uint8_t cksum[8], const uint8_t in[8],
+                uint8_t out[8])
+{
+    op_args a;
+
+    if (key == NULL || cksum == NULL || in == NULL || out == NULL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "NULL argument");
+    a = (op_args){OP_RC4_SEQ, 0, cksum, in, 8, out, NULL, NULL, 0};
+    return run(key, &a);
+}
+
+hsmssp_err
+hsm_rc4_gss_crypt(hsm_key *key, const uint8_t seq_plain[8], uint8_t *data,
+                  size_t len)
+{
+    scratch sc = {0};
+    op_args a;
+    hsmssp_err ret;
+
+    if (key == NULL || seq_plain == NULL || (data == NULL && len > 0))
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "NULL argument");
+    if (len > HSM_MAX_MESSAGE)
+        return BASE_ERR(HSMSSP_ERR_INPUT_TOO_LARGE, "%zu bytes", len);
+    if (len == 0)
+        return HSMSSP_OK;
+    /* RC4 is a stream cipher; the module gets separate input and output
+     * buffers (in-place is not promised by PKCS#11). */
+    ret = scratch_get(len, &sc);
+    if (ret != HSMSSP_OK)
+        return ret;
+    memcpy(sc.s->data, data, len);
+    a = (op_args){OP_RC4_CRYPT, 0, seq_plain, sc.s->data, len, data, NULL,
+                  NULL, 0};
+    ret = run(key, &a);
     scratch_done(&sc);
     return ret;
 }

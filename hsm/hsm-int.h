@@ -232,6 +232,13 @@ struct hsm_token {
 
 /* ---- keys ----------------------------------------------------------- */
 
+/* Roles of stored or cached objects beyond RFC 3961's 0x99/0xAA/0x55,
+ * shared by import.c and engine.c. */
+#define HSM_ROLE_RC4_K1 0x01     /* RFC 4757 K1 = HMAC-MD5(K, usage) */
+#define HSM_ROLE_RC4_KSIGN 0x02  /* Ksign = HMAC-MD5(K, "signaturekey\0") */
+#define HSM_ROLE_RC4_KLOCAL 0x03 /* Klocal = K xor F0..F0 (RFC 4757 7.3) */
+#define HSM_ROLE_RC4_KC0 0x04    /* HMAC-MD5(Klocal, 0^4) */
+
 /* A per-usage key stored at import by a host-derivation strategy. */
 typedef struct hsm_stored_usage {
     int32_t usage;

@@ -353,6 +353,19 @@ hsmssp_err hsm_krb_checksum_verify(hsm_key *key, int32_t usage,
                                    const uint8_t *cksum, size_t cksum_len)
     BASE_WUR;
 
+/* RFC 4757 sec. 7 GSS tokens of arcfour-hmac session keys.
+ * hsm_rc4_gss_seq: out = RC4(Kseq, in), Kseq = HMAC-MD5(HMAC-MD5(K, 0^4),
+ * cksum) (the SND_SEQ field; the same call seals and opens it).
+ * hsm_rc4_gss_crypt: data = RC4(Kcrypt, data) in place, Kcrypt =
+ * HMAC-MD5(HMAC-MD5(Klocal, 0^4), first 4 bytes of seq_plain), Klocal =
+ * K xor F0 (stored at import for session keys only).  Level as the
+ * etype 23 plan: T with the feedback KDF and CKM_RC4, else H(op), which
+ * policy must allow. */
+hsmssp_err hsm_rc4_gss_seq(hsm_key *key, const uint8_t cksum[8],
+                           const uint8_t in[8], uint8_t out[8]) BASE_WUR;
+hsmssp_err hsm_rc4_gss_crypt(hsm_key *key, const uint8_t seq_plain[8],
+                             uint8_t *data, size_t len) BASE_WUR;
+
 /* Number of derived-key objects in the token's cache, for tests. */
 size_t hsm_token_cache_size(hsm_token *tok);
 

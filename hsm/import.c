@@ -470,6 +470,58 @@ check_plan(const hsm_etype_plan *plan, int32_t etype)
     return HSMSSP_OK;
 }
 
+/* RFC 4757 sec. 7.3 seals GSS Wrap tokens with keys derived from
+ * Klocal = K xor 0xF0..F0.  Neither SoftHSM2 nor NSS softoken offers an
+ * XOR derivation usable here, and the session key's bytes are on the host
+ * now anyway (its arrival window, DESIGN sec. 2): so Klocal is made here
+ * and stored beside the key, as H(arrival).  Only session keys get it:
+ * long-term arcfour keys never protect GSS messages. */
+static hsmssp_err
+store_rc4_klocal(hsm_token *tok, const hsm_etype_plan *plan,
+                 const base_secret *keybytes, hsm_key *key)
+{
+    static const CK_MECHANISM_TYPE kdf_mechs[] = {CKM_SP800_108_FEEDBACK_KDF};
+    static const CK_MECHANISM_TYPE hmac_mechs[] = {CKM_MD5_HMAC};
+    base_secret *kl = NULL;
+    hsm_stored_usage *v;
+    hsm_obj_tmpl t;
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+    hsmssp_err ret;
+
+    ret = base_secret_from(keybytes->data, keybytes->len, &kl);
+    if (ret != HSMSSP_OK)
+        return ret;
+    for (size_t i = 0; i < kl->len; i++)
+        kl->data[i] ^= 0xf0;
+    memset(&t, 0, sizeof(t));
+    t.key_type = CKK_GENERIC_SECRET;
+    /* On the token's KDF plan Klocal is the base of a derivation; on the
+     * H(op) plan it signs (HMAC-MD5 by C_Sign). */
+    if (plan->derive == HSM_DERIVE_FEEDBACK_MD5) {
+        t.derive = true;
+        t.mechs = kdf_mechs;
+    } else {
+        t.sign = true;
+        t.mechs = hmac_mechs;
+    }
+    t.n_mechs = 1;
+    ret = hsm_obj_create(tok, &t, kl->data, kl->len, &obj);
+    base_secret_free(kl);
+    if (ret != HSMSSP_OK)
+        return ret;
+    v = realloc(key->stored, (key->n_stored + 1) * sizeof(*v));
+    if (v == NULL) {
+        hsm_obj_destroy(tok, obj);
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    }
+    key->stored = v;
+    v[key->n_stored].usage = 0;
+    v[key->n_stored].role = HSM_ROLE_RC4_KLOCAL;
+    v[key->n_stored].obj = obj;
+    key->n_stored++;
+    return HSMSSP_OK;
+}
+
 hsmssp_err
 hsm_key_import(hsm_token *tok, const hsm_key_spec *spec,
                const base_secret *keybytes, hsm_key **key_out)
@@ -541,6 +593,12 @@ hsm_key_import(hsm_token *tok, const hsm_key_spec *spec,
                 key->n_stored++;
             }
         }
+    }
+    if (spec->etype == HSM_ETYPE_RC4_HMAC &&
+        spec->key_class == HSM_KEY_SESSION) {
+        ret = store_rc4_klocal(tok, plan, keybytes, key);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
     }
     if (needs_z(plan)) {
         ret = compute_z(key);

@@ -36,6 +36,8 @@
 #define FLAG_SEALED 0x02u
 #define FLAG_ACCEPTOR_SUBKEY 0x04u
 #define HDR 16
+/* Bound on the buffers of one call (sspi/ allows as many). */
+#define KERB_MSG_MAX_BUFS 32
 
 /* Upper bound on one message (the engine's own limit is larger): keeps
  * the scratch allocations bounded whatever buffer sizes a caller passes. */
@@ -188,6 +190,14 @@ kerb_msg_sizes(const kerb_ctx *c, uint32_t *max_signature,
 {
     size_t ck = 0;
 
+    if (c->etype == HSM_ETYPE_RC4_HMAC) {
+        /* RFC 4757: a framed 24-byte MIC token; a Wrap token's framing
+         * (up to 5 length octets) and 32-byte header; 1-byte padding. */
+        *max_signature = 2 + 11 + 24;
+        *security_trailer = 1 + 5 + 11 + 32;
+        *block_size = 1;
+        return;
+    }
     if (hsm_krb_cksum_len(c->etype, &ck) != HSMSSP_OK)
         ck = 0;
     /* MIC: header + checksum.  Wrap with confidentiality: header +
@@ -399,6 +409,8 @@ kerb_msg_get_mic(void *p, prov_buf *bufs, size_t n)
         ret = find_one(bufs, n, PROV_BUF_TOKEN, &tok);
     if (ret == HSMSSP_OK && tok == NULL)
         ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no TOKEN buffer");
+    if (ret == HSMSSP_OK && c->etype == HSM_ETYPE_RC4_HMAC)
+        return kerb_rc4_get_mic(c, bufs, n, tok);
     if (ret == HSMSSP_OK)
         ret = hsm_krb_cksum_len(c->etype, &ck);
     if (ret == HSMSSP_OK && tok->len < HDR + ck)
@@ -443,6 +455,8 @@ kerb_msg_verify_mic(void *p, prov_buf *bufs, size_t n)
         ret = find_one(bufs, n, PROV_BUF_TOKEN, &tok);
     if (ret == HSMSSP_OK && tok == NULL)
         ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no TOKEN buffer");
+    if (ret == HSMSSP_OK && c->etype == HSM_ETYPE_RC4_HMAC)
+        return kerb_rc4_verify_mic(c, bufs, n, tok);
     if (ret == HSMSSP_OK)
         ret = hsm_krb_cksum_len(c->etype, &ck);
     if (ret != HSMSSP_OK)
@@ -515,7 +529,7 @@ wrap_conf(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
 {
     uint8_t h[HDR], *plain = NULL, *ct = NULL;
     size_t dlen = 0, ck = 0, ct_cap = 0, ct_len = 0, tail, n_so = 0;
-    hsm_signonly so[32];
+    hsm_signonly so[KERB_MSG_MAX_BUFS];
     hsmssp_err ret;
 
     ret = hsm_krb_cksum_len(c->etype, &ck);
@@ -608,6 +622,9 @@ kerb_msg_wrap(void *p, bool conf, prov_buf *bufs, size_t n)
     prov_buf *tok = NULL, *pad = NULL;
     hsmssp_err ret;
 
+    if (n > KERB_MSG_MAX_BUFS)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "more than %d buffers", KERB_MSG_MAX_BUFS);
     ret = kerb_ctx_usable(c);
     if (ret == HSMSSP_OK)
         ret = find_one(bufs, n, PROV_BUF_TOKEN, &tok);
@@ -759,10 +776,13 @@ kerb_msg_unwrap(void *p, prov_buf *bufs, size_t n, bool *conf_out)
     prov_buf *tok = NULL, *stream = NULL, *data = NULL;
     uint8_t *tbuf = NULL, *plain = NULL;
     size_t tlen = 0, dlen = 0, plen = 0, n_so = 0;
-    hsm_signonly so[32];
+    hsm_signonly so[KERB_MSG_MAX_BUFS];
     hsmssp_err ret;
 
     *conf_out = false;
+    if (n > KERB_MSG_MAX_BUFS)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "more than %d buffers", KERB_MSG_MAX_BUFS);
     ret = kerb_ctx_usable(c);
     if (ret == HSMSSP_OK)
         ret = find_one(bufs, n, PROV_BUF_TOKEN, &tok);

@@ -425,8 +425,8 @@ open_wrap(kerb_ctx *c, uint8_t *t, size_t tlen, uint8_t **plain,
     ret = open_seq(c, cks, body + 8, &seq);
     if (ret != HSMSSP_OK)
         return ret;
-    seq_plain(c->initiator ? c : c, seq, sp);
-    /* The sender's direction bytes, for the key of the message. */
+    /* The sealing key depends on the sequence number's 4 bytes. */
+    base_store_be32(sp, (uint32_t)seq);
     memset(sp + 4, c->initiator ? 0xff : 0x00, 4);
     /* Make the checksum input contiguous: header8 || conf || data. */
     memmove(body + 8, body + 24, blen - 24);
