@@ -603,7 +603,9 @@ wrap_integ(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
     wrap_header(c, false, 0, 0, seq, h0);
     gather(scratch, bufs, n, is_data);
     memcpy(scratch + dlen, h0, HDR);
-    ret = hsm_krb_checksum(c->key, usage_sign(!c->initiator), scratch,
+    /* Wrap tokens use the SEAL key usage with or without confidentiality
+     * (RFC 4121 sec. 2; MIT picks the usage by token type). */
+    ret = hsm_krb_checksum(c->key, usage_seal(!c->initiator), scratch,
                            dlen + HDR, tok->p + HDR, tok->len - HDR,
                            &ck_len);
     if (ret == HSMSSP_OK) {
@@ -730,7 +732,7 @@ unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, const hsm_signonly *so,
         ret = with_pieces(body, blen - ck, so, n_so, h0, HDR, &ckin,
                           &ckin_len);
         if (ret == HSMSSP_OK)
-            ret = hsm_krb_checksum_verify(c->key, usage_sign(c->initiator),
+            ret = hsm_krb_checksum_verify(c->key, usage_seal(c->initiator),
                                           ckin, ckin_len, body + blen - ck,
                                           ck);
         free_wiped(ckin, ckin_len);

@@ -1,0 +1,627 @@
+/*
+ * tools/server_cmd.c - `hsmssp server`: a Kerberos server whose service
+ * keys stay on the token, speaking MIT's gss-sample protocol (DESIGN
+ * sec. 5) so that MIT's gss-client (and any GSS client) can log in.
+ *
+ * It is written against the public SSPI interface only - the function
+ * table from InitSecurityInterfaceA, AcceptSecurityContext,
+ * DecryptMessage, MakeSignature, QueryContextAttributesA - the way a
+ * Windows SSPI server is, so it doubles as the reference for porting one.
+ * The one exception is --import-keytab, which loads a keytab into session
+ * objects of this process's token session (for tokens such as NSS
+ * softoken without a database, which cannot store keys): that step is
+ * provisioning, not SSPI.
+ *
+ * Per connection, as MIT's gss-server does:
+ *   1. a NOOP token, with CONTEXT_NEXT when a context follows;
+ *   2. CONTEXT tokens in, AcceptSecurityContext, CONTEXT tokens out (also
+ *      the KRB-ERROR token of a failed attempt);
+ *   3. DATA tokens: unwrapped with DecryptMessage (STREAM + DATA) when
+ *      flagged WRAPPED, printed, answered with a MIC over the plaintext
+ *      (MakeSignature) when flagged SEND_MIC, else with an empty NOOP;
+ *   4. a NOOP token ends the connection.
+ * Each connection runs in its own thread; contexts are never shared.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hsmssp/sspi.h"
+#include "keytabs/keytabs.h"
+#include "provider/kerberos/kerb-int.h"
+#include "sspi/sspi-int.h"
+#include "tools/cli.h"
+
+#define TOKEN_NOOP 0x01
+#define TOKEN_CONTEXT 0x02
+#define TOKEN_DATA 0x04
+#define TOKEN_MIC 0x08
+#define TOKEN_CONTEXT_NEXT 0x10
+#define TOKEN_WRAPPED 0x20
+#define TOKEN_ENCRYPTED 0x40
+#define TOKEN_SEND_MIC 0x80
+
+/* Largest token accepted from a client (the Kerberos package applies its
+ * own, configurable, limit to context tokens). */
+#define MAX_WIRE_TOKEN (16u * 1024u * 1024u)
+#define MAX_THREADS 32
+
+const char cli_server_help[] =
+    "usage: hsmssp server [options] NAME\n"
+    "\n"
+    "Accepts Kerberos logins with the service keys on the token and\n"
+    "answers MIT's gss-client (gss-sample protocol): each message is\n"
+    "unwrapped and printed, and a MIC over it is sent back.\n"
+    "\n"
+    "NAME is the service principal (HTTP/www.example.com@REALM, or\n"
+    "without realm for the default one), MIT's service@host form\n"
+    "(HTTP@www.example.com), or '*' for any service key on the token.\n"
+    "\n"
+    "options:\n"
+    "  --port N            TCP port (default 4444)\n"
+    "  --bind ADDR         address to listen on (default 127.0.0.1)\n"
+    "  --once              serve one connection, then exit\n"
+    "  --config FILE       hsmssp configuration file (else $HSMSSP_CONFIG)\n"
+    "  --import-keytab FILE\n"
+    "                      import FILE's keys into session objects first\n"
+    "                      (for tokens that cannot store keys)\n"
+    "  --no-replay         do not ask for replay detection\n"
+    "  --quiet             print nothing but errors\n"
+    "\n"
+    "exit codes: 0 served, 1 a connection failed (with --once) or the\n"
+    "credential could not be acquired, 2 usage.\n";
+
+typedef struct server {
+    PSecurityFunctionTableA t;
+    CredHandle cred;
+    ULONG asc_flags;
+    bool quiet;
+    pthread_mutex_t out_lock; /* one line at a time on stdout */
+    pthread_mutex_t n_lock;
+    pthread_cond_t n_cond;
+    unsigned n_threads;
+} server;
+
+typedef struct conn {
+    server *srv;
+    int fd;
+    int result;    /* 0 served */
+    bool detached; /* the serving thread frees the struct */
+} conn;
+
+static void
+say(server *srv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(server *srv, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (srv->quiet)
+        return;
+    pthread_mutex_lock(&srv->out_lock);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    pthread_mutex_unlock(&srv->out_lock);
+}
+
+/* One-line report of a failed SSPI call. */
+static void
+report(server *srv, const char *what, SECURITY_STATUS st)
+{
+    pthread_mutex_lock(&srv->out_lock);
+    fprintf(stderr, "hsmssp server: %s: 0x%08x: %s\n", what, (unsigned)st,
+            hsmssp_last_error_detail());
+    pthread_mutex_unlock(&srv->out_lock);
+}
+
+static int
+read_all(int fd, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+
+    while (n > 0) {
+        ssize_t r = read(fd, p, n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int
+write_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+
+    while (n > 0) {
+        ssize_t r = write(fd, p, n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads one token: flag byte, 4-byte big-endian length, bytes. *data is
+ * malloc'ed (NULL for an empty token). */
+static int
+recv_token(int fd, uint8_t *flags, uint8_t **data, size_t *len)
+{
+    uint8_t h[5];
+    uint32_t n;
+
+    *data = NULL;
+    *len = 0;
+    if (read_all(fd, h, 5) != 0)
+        return -1;
+    *flags = h[0];
+    n = base_load_be32(h + 1);
+    if (n > MAX_WIRE_TOKEN)
+        return -1;
+    if (n == 0)
+        return 0;
+    *data = malloc(n);
+    if (*data == NULL)
+        return -1;
+    if (read_all(fd, *data, n) != 0) {
+        free(*data);
+        *data = NULL;
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
+static int
+send_token(int fd, uint8_t flags, const void *data, size_t len)
+{
+    uint8_t h[5];
+
+    h[0] = flags;
+    base_store_be32(h + 1, (uint32_t)len);
+    if (write_all(fd, h, 5) != 0)
+        return -1;
+    return len > 0 ? write_all(fd, data, len) : 0;
+}
+
+/* Steps 1 and 2: a context from the client's tokens.  0 on success. */
+static int
+establish(conn *c, CtxtHandle *ctx)
+{
+    server *srv = c->srv;
+    uint8_t flags, *in = NULL;
+    size_t len;
+    SECURITY_STATUS st = SEC_I_CONTINUE_NEEDED;
+    bool have_ctx = false;
+
+    if (recv_token(c->fd, &flags, &in, &len) != 0)
+        return -1;
+    free(in);
+    if (!(flags & TOKEN_NOOP) || !(flags & TOKEN_CONTEXT_NEXT)) {
+        fprintf(stderr, "hsmssp server: client did not announce a "
+                        "context\n");
+        return -1;
+    }
+    while (st == SEC_I_CONTINUE_NEEDED) {
+        SecBuffer ib = {0, SECBUFFER_TOKEN, NULL}, ob = {0, SECBUFFER_TOKEN,
+                                                         NULL};
+        SecBufferDesc id = {SECBUFFER_VERSION, 1, &ib},
+                      od = {SECBUFFER_VERSION, 1, &ob};
+        ULONG attrs = 0;
+        TimeStamp exp;
+
+        if (recv_token(c->fd, &flags, &in, &len) != 0)
+            return -1;
+        if (!(flags & TOKEN_CONTEXT)) {
+            free(in);
+            fprintf(stderr, "hsmssp server: expected a context token\n");
+            return -1;
+        }
+        ib.pvBuffer = in;
+        ib.cbBuffer = (ULONG)len;
+        st = srv->t->AcceptSecurityContext(
+            &srv->cred, have_ctx ? ctx : NULL, &id, srv->asc_flags,
+            SECURITY_NATIVE_DREP, ctx, &od, &attrs, &exp);
+        free(in);
+        /* The reply goes out whatever the status: after a failure it is
+         * the KRB-ERROR token that tells the client why. */
+        if (ob.cbBuffer > 0) {
+            int w = send_token(c->fd, TOKEN_CONTEXT, ob.pvBuffer,
+                               ob.cbBuffer);
+
+            srv->t->FreeContextBuffer(ob.pvBuffer);
+            if (w != 0)
+                st = SEC_E_INTERNAL_ERROR;
+        }
+        if (st != SEC_E_OK && st != SEC_I_CONTINUE_NEEDED) {
+            report(srv, "AcceptSecurityContext", st);
+            return -1;
+        }
+        have_ctx = true;
+    }
+    return 0;
+}
+
+static void
+print_client(conn *c, CtxtHandle *ctx)
+{
+    server *srv = c->srv;
+    SecPkgContext_NamesA names = {NULL};
+    SecPkgContext_KeyInfoA ki;
+    SECURITY_STATUS st;
+
+    st = srv->t->QueryContextAttributesA(ctx, SECPKG_ATTR_NAMES, &names);
+    if (st != SEC_E_OK) {
+        report(srv, "QueryContextAttributes(NAMES)", st);
+        return;
+    }
+    memset(&ki, 0, sizeof(ki));
+    st = srv->t->QueryContextAttributesA(ctx, SECPKG_ATTR_KEY_INFO, &ki);
+    if (st == SEC_E_OK) {
+        say(srv, "Accepted connection: \"%s\" (%s)\n", names.sUserName,
+            ki.sEncryptAlgorithmName);
+        srv->t->FreeContextBuffer(ki.sEncryptAlgorithmName);
+        srv->t->FreeContextBuffer(ki.sSignatureAlgorithmName);
+    } else {
+        say(srv, "Accepted connection: \"%s\"\n", names.sUserName);
+    }
+    srv->t->FreeContextBuffer(names.sUserName);
+}
+
+/* Prints a received message the way gss-server does: as text when it is
+ * printable, else in hex. */
+static void
+print_message(server *srv, const uint8_t *p, size_t n)
+{
+    bool text = true;
+
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            text = false;
+    pthread_mutex_lock(&srv->out_lock);
+    if (!srv->quiet) {
+        if (text) {
+            printf("Received message: \"%.*s\"\n", (int)n, (const char *)p);
+        } else {
+            printf("Received message (%zu bytes):", n);
+            for (size_t i = 0; i < n; i++)
+                printf(" %02x", p[i]);
+            printf("\n");
+        }
+        fflush(stdout);
+    }
+    pthread_mutex_unlock(&srv->out_lock);
+}
+
+/* Step 3: one DATA token.  0 on success. */
+static int
+handle_data(conn *c, CtxtHandle *ctx, uint8_t flags, uint8_t *in,
+            size_t len)
+{
+    server *srv = c->srv;
+    SecPkgContext_Sizes sizes;
+    uint8_t *msg = in, *sig = NULL;
+    size_t mlen = len;
+    SECURITY_STATUS st;
+    int ret = -1;
+
+    if (flags & TOKEN_WRAPPED) {
+        SecBuffer b[2] = {{(ULONG)len, SECBUFFER_STREAM, in},
+                          {0, SECBUFFER_DATA, NULL}};
+        SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
+        ULONG qop = 0;
+
+        st = srv->t->DecryptMessage(ctx, &d, 0, &qop);
+        if (st != SEC_E_OK) {
+            report(srv, "DecryptMessage", st);
+            return -1;
+        }
+        msg = b[1].pvBuffer;
+        mlen = b[1].cbBuffer;
+        if ((flags & TOKEN_ENCRYPTED) && qop == SECQOP_WRAP_NO_ENCRYPT)
+            say(srv, "Warning!  Message not encrypted.\n");
+    }
+    print_message(srv, msg, mlen);
+    if (!(flags & TOKEN_SEND_MIC))
+        return send_token(c->fd, TOKEN_NOOP, NULL, 0);
+    st = srv->t->QueryContextAttributesA(ctx, SECPKG_ATTR_SIZES, &sizes);
+    if (st != SEC_E_OK) {
+        report(srv, "QueryContextAttributes(SIZES)", st);
+        return -1;
+    }
+    sig = malloc(sizes.cbMaxSignature);
+    if (sig == NULL)
+        return -1;
+    {
+        SecBuffer b[2] = {{(ULONG)mlen, SECBUFFER_DATA, msg},
+                          {sizes.cbMaxSignature, SECBUFFER_TOKEN, sig}};
+        SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
+
+        st = srv->t->MakeSignature(ctx, 0, &d, 0);
+        if (st != SEC_E_OK)
+            report(srv, "MakeSignature", st);
+        else
+            ret = send_token(c->fd, TOKEN_MIC, sig, b[1].cbBuffer);
+    }
+    free(sig);
+    return ret;
+}
+
+static void *
+serve(void *arg)
+{
+    conn *c = arg;
+    server *srv = c->srv;
+    CtxtHandle ctx;
+    uint8_t flags, *in = NULL;
+    size_t len;
+    bool have_ctx = false;
+
+    SecInvalidateHandle(&ctx);
+    c->result = 1;
+    if (establish(c, &ctx) != 0)
+        goto out;
+    have_ctx = true;
+    print_client(c, &ctx);
+    for (;;) {
+        if (recv_token(c->fd, &flags, &in, &len) != 0) {
+            fprintf(stderr, "hsmssp server: connection lost\n");
+            goto out;
+        }
+        if (flags & TOKEN_NOOP)
+            break;
+        if (!(flags & TOKEN_DATA)) {
+            fprintf(stderr, "hsmssp server: unexpected token 0x%02x\n",
+                    flags);
+            goto out;
+        }
+        if (handle_data(c, &ctx, flags, in, len) != 0)
+            goto out;
+        free(in);
+        in = NULL;
+    }
+    c->result = 0;
+out:
+    free(in);
+    if (have_ctx)
+        srv->t->DeleteSecurityContext(&ctx);
+    close(c->fd);
+    if (c->detached) {
+        free(c);
+        pthread_mutex_lock(&srv->n_lock);
+        srv->n_threads--;
+        pthread_cond_broadcast(&srv->n_cond);
+        pthread_mutex_unlock(&srv->n_lock);
+    }
+    return NULL;
+}
+
+/* --import-keytab: provisioning into this process's session objects. */
+static int
+import_keytab(const char *path, bool quiet)
+{
+    prov_env *env = NULL;
+    hsm_token *tok = NULL;
+    kt_import_opts o = {.persistent = false, .keep_keys = true};
+    kt_result *r = NULL;
+    size_t n = 0, ok = 0;
+    hsmssp_err ret;
+
+    ret = sspi_runtime_env(&env);
+    if (ret == HSMSSP_OK)
+        ret = prov_env_token(env, &tok);
+    if (ret == HSMSSP_OK)
+        ret = kt_import(tok, path, &o, &r, &n);
+    if (ret != HSMSSP_OK) {
+        prov_env_unref(env);
+        return cli_fail(ret, "importing the keytab");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].err != HSMSSP_OK) {
+            fprintf(stderr, "hsmssp server: %s kvno %u: %s\n",
+                    r[i].e.principal, (unsigned)r[i].e.kvno, r[i].detail);
+            continue;
+        }
+        ret = kerb_register_session_key(env, &r[i].e, r[i].key);
+        if (ret != HSMSSP_OK) {
+            kt_results_free(r, n);
+            prov_env_unref(env);
+            return cli_fail(ret, "registering a key");
+        }
+        r[i].key = NULL; /* the env owns it now */
+        ok++;
+        if (!quiet)
+            printf("Imported %s kvno %u %s into the token session\n",
+                   r[i].e.principal, (unsigned)r[i].e.kvno,
+                   hsm_etype_name(r[i].e.etype));
+    }
+    kt_results_free(r, n);
+    prov_env_unref(env);
+    if (ok == 0) {
+        fprintf(stderr, "hsmssp server: no key of %s could be imported\n",
+                path);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+int
+cli_server_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, 'P'},
+        {"bind", required_argument, NULL, 'b'},
+        {"once", no_argument, NULL, 'o'},
+        {"config", required_argument, NULL, 'c'},
+        {"import-keytab", required_argument, NULL, 'k'},
+        {"no-replay", no_argument, NULL, 'R'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *bind_addr = "127.0.0.1", *config = NULL, *keytab = NULL;
+    char *name;
+    long port = 4444;
+    bool once = false, replay = true;
+    server srv;
+    struct sockaddr_in sa;
+    TimeStamp exp;
+    SECURITY_STATUS st;
+    int c, lfd = -1, one = 1, rc = CLI_EXIT_OK;
+
+    memset(&srv, 0, sizeof(srv));
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'P': {
+            char *end;
+
+            port = strtol(optarg, &end, 10);
+            if (*end != '\0' || port < 1 || port > 65535)
+                return cli_usage_error("server", "bad port '%s'", optarg);
+            break;
+        }
+        case 'b':
+            bind_addr = optarg;
+            break;
+        case 'o':
+            once = true;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'k':
+            keytab = optarg;
+            break;
+        case 'R':
+            replay = false;
+            break;
+        case 'q':
+            srv.quiet = true;
+            break;
+        case 'h':
+            fputs(cli_server_help, stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_usage_error("server", "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("server", "give exactly one service NAME");
+    name = strcmp(argv[optind], "*") == 0 ? NULL : argv[optind];
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
+        return cli_usage_error("server", "bad address '%s'", bind_addr);
+
+    signal(SIGPIPE, SIG_IGN);
+    srv.t = InitSecurityInterfaceA();
+    if (config != NULL) {
+        st = HsmsspConfigureA(config);
+        if (st != SEC_E_OK) {
+            report(&srv, "configuration", st);
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    if (keytab != NULL) {
+        rc = import_keytab(keytab, srv.quiet);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+    }
+    st = srv.t->AcquireCredentialsHandleA(name, MICROSOFT_KERBEROS_NAME_A,
+                                          SECPKG_CRED_INBOUND, NULL, NULL,
+                                          NULL, NULL, &srv.cred, &exp);
+    if (st != SEC_E_OK) {
+        report(&srv, "AcquireCredentialsHandle", st);
+        return CLI_EXIT_FAILURE;
+    }
+    srv.asc_flags = ASC_REQ_MUTUAL_AUTH | ASC_REQ_SEQUENCE_DETECT |
+                    ASC_REQ_CONFIDENTIALITY | ASC_REQ_INTEGRITY |
+                    ASC_REQ_EXTENDED_ERROR | ASC_REQ_ALLOCATE_MEMORY |
+                    ASC_REQ_CONNECTION |
+                    (replay ? ASC_REQ_REPLAY_DETECT : 0);
+    pthread_mutex_init(&srv.out_lock, NULL);
+    pthread_mutex_init(&srv.n_lock, NULL);
+    pthread_cond_init(&srv.n_cond, NULL);
+
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 ||
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(lfd, 16) != 0) {
+        fprintf(stderr, "hsmssp server: cannot listen on %s:%ld: %s\n",
+                bind_addr, port, strerror(errno));
+        rc = CLI_EXIT_FAILURE;
+        goto done;
+    }
+    say(&srv, "hsmssp server listening on %s:%ld\n", bind_addr, port);
+    for (;;) {
+        conn *cn;
+        pthread_t th;
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            fprintf(stderr, "hsmssp server: accept: %s\n", strerror(errno));
+            rc = CLI_EXIT_FAILURE;
+            break;
+        }
+        cn = calloc(1, sizeof(*cn));
+        if (cn == NULL) {
+            close(fd);
+            continue;
+        }
+        cn->srv = &srv;
+        cn->fd = fd;
+        if (once) {
+            serve(cn);
+            rc = cn->result == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+            free(cn);
+            break;
+        }
+        pthread_mutex_lock(&srv.n_lock);
+        while (srv.n_threads >= MAX_THREADS)
+            pthread_cond_wait(&srv.n_cond, &srv.n_lock);
+        srv.n_threads++;
+        pthread_mutex_unlock(&srv.n_lock);
+        cn->detached = true;
+        if (pthread_create(&th, NULL, serve, cn) != 0) {
+            close(fd);
+            free(cn);
+            pthread_mutex_lock(&srv.n_lock);
+            srv.n_threads--;
+            pthread_mutex_unlock(&srv.n_lock);
+            continue;
+        }
+        pthread_detach(th);
+    }
+done:
+    if (lfd >= 0)
+        close(lfd);
+    /* Wait for connections still being served. */
+    pthread_mutex_lock(&srv.n_lock);
+    while (srv.n_threads > 0)
+        pthread_cond_wait(&srv.n_cond, &srv.n_lock);
+    pthread_mutex_unlock(&srv.n_lock);
+    srv.t->FreeCredentialsHandle(&srv.cred);
+    return rc;
+}
