@@ -174,6 +174,16 @@ decrypt_authenticator(accept_state *st)
     base_secret skey = key_view(&st->tkt.key);
     hsmssp_err ret;
 
+    /* The authenticator must be in the session key's enctype (MIT's
+     * krb5_rd_req checks it too): the etype field is not covered by any
+     * checksum, so a peer must not be able to make it say anything. */
+    if (st->req.auth.etype != st->tkt.key.etype) {
+        st->krb_error = KERB_AP_ERR_BAD_INTEGRITY;
+        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                        "authenticator in enctype %d, session key %s",
+                        (int)st->req.auth.etype,
+                        hsm_etype_name(st->tkt.key.etype));
+    }
     ret = hsm_arrival_decrypt(st->tkt.key.etype, &skey,
                               HSM_USAGE_AP_REQ_AUTH, st->req.auth.cipher.p,
                               st->req.auth.cipher.len, &st->auth_plain);

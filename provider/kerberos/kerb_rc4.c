@@ -430,8 +430,10 @@ open_wrap(kerb_ctx *c, uint8_t *t, size_t tlen, uint8_t **plain,
     memset(sp + 4, c->initiator ? 0xff : 0x00, 4);
     /* Make the checksum input contiguous: header8 || conf || data. */
     memmove(body + 8, body + 24, blen - 24);
+    /* Now body = header8 || confounder || data || padding, blen - 16
+     * bytes: the sealed part is the last blen - 24. */
     if (conf) {
-        ret = hsm_rc4_gss_crypt(c->key, sp, body + 8, blen - 16);
+        ret = hsm_rc4_gss_crypt(c->key, sp, body + 8, blen - 24);
         if (ret != HSMSSP_OK)
             return ret;
     }
@@ -442,13 +444,13 @@ open_wrap(kerb_ctx *c, uint8_t *t, size_t tlen, uint8_t **plain,
         return BASE_ERR(HSMSSP_ERR_INTEGRITY,
                         "RC4 Wrap token does not verify");
     padv = body[blen - 16 - 1];
-    if (padv < 1 || padv > 8 || padv > blen - 16 - 8)
+    if (padv < 1 || padv > 8 || padv > blen - 32)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "bad RC4 Wrap padding");
     for (size_t i = 0; i < padv; i++)
         if (body[blen - 16 - 1 - i] != padv)
             return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "bad RC4 Wrap padding");
     *plain = body + 16;
-    *plen = blen - 16 - 8 - padv;
+    *plen = blen - 32 - padv;
     return check_seq_rc4(c, seq);
 }
 

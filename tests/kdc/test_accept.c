@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hsmssp/sspi.h"
@@ -70,6 +72,7 @@ typedef struct setup {
     bool allow_host_op;
     bool rc4;
     const char *cb_policy;
+    const char *rcache; /* NULL: a new file for this configuration */
 } setup;
 
 /* Writes an hsmssp configuration for the token and points the SSPI
@@ -84,6 +87,12 @@ configure(const setup *s)
     FILE *f;
 
     tu_token_config(s->kind, 0, &hc);
+    char rc[700];
+
+    if (s->rcache != NULL)
+        snprintf(rc, sizeof(rc), "%s/%s", work, s->rcache);
+    else
+        snprintf(rc, sizeof(rc), "%s/rcache-%u", work, n);
     snprintf(path, sizeof(path), "%s/hsmssp-%u.conf", work, n++);
     f = fopen(path, "w");
     assert_non_null(f);
@@ -96,11 +105,11 @@ configure(const setup *s)
              "aes128-cts-hmac-sha256-128%s\n"
              "%s"
              "    channel_bindings = %s\n"
-             "[kerberos]\n    rcache = %s/rcache-%u\n",
+             "[kerberos]\n    rcache = %s\n",
              hc.module, hc.token_uri ? hc.token_uri : "pkcs11:",
              s->rc4 ? " arcfour-hmac" : "",
              s->allow_host_op ? "    allow_host_op = krb\n" : "",
-             s->cb_policy ? s->cb_policy : "allowed", work, n);
+             s->cb_policy ? s->cb_policy : "allowed", rc);
     fputs(buf, f);
     fclose(f);
     assert_int_equal(HsmsspConfigureA(path), SEC_E_OK);
@@ -470,7 +479,7 @@ run_matrix(tu_token_kind kind)
 {
     static const char *svcs[] = {"e17", "e18", "e19", "e20"};
     static const int32_t etypes[] = {17, 18, 19, 20};
-    setup s = {kind, false, false, NULL};
+    setup s = {kind, false, false, NULL, NULL};
 
     configure(&s);
     for (size_t i = 0; i < BASE_ARRAY_LEN(svcs); i++)
@@ -527,12 +536,952 @@ test_matrix_nss(void **state)
     run_matrix(TU_NSS);
 }
 
+/* ---- shared fixtures for the cases below ----------------------------- */
+
+/* A SoftHSM2 runtime with the e17, e18 and host keys (host: kvno 2 only
+ * unless all_kvnos) and, with rc4, e23's. */
+static void
+softhsm_runtime(bool rc4, bool host_op, const char *cb_policy)
+{
+    setup s = {TU_SOFTHSM, host_op, rc4, cb_policy, NULL};
+
+    configure(&s);
+    import_keytab("e17", TU_SOFTHSM, false);
+    import_keytab("e18", TU_SOFTHSM, false);
+    if (rc4)
+        import_keytab("e23", TU_SOFTHSM, false);
+}
+
+static const OM_uint32 std_flags = GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG |
+                                   GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG |
+                                   GSS_C_MUTUAL_FLAG;
+
+/* ---- arcfour-hmac ------------------------------------------------------ */
+
+static void
+rc4_contexts(CredHandle *cred)
+{
+    for (int mutual = 0; mutual < 2; mutual++) {
+        OM_uint32 f = std_flags & ~(mutual ? 0 : GSS_C_MUTUAL_FLAG), min;
+        CtxtHandle h;
+        gss_ctx_id_t g = establish(cred, "e23", f, &h, NULL);
+        SecPkgContext_KeyInfoA ki;
+
+        assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_KEY_INFO,
+                                                 &ki),
+                         SEC_E_OK);
+        /* Without mutual authentication RFC 4757's own tokens run. */
+        if (!mutual)
+            assert_int_equal(ki.EncryptAlgorithm, 23);
+        FreeContextBuffer(ki.sEncryptAlgorithmName);
+        FreeContextBuffer(ki.sSignatureAlgorithmName);
+        exchange(g, &h);
+        check_ctx_objects(&h);
+        DeleteSecurityContext(&h);
+        gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    }
+}
+
+static void
+test_rc4_nss(void **state)
+{
+    setup s = {TU_NSS, false, true, NULL, NULL};
+    CredHandle cred;
+
+    (void)state;
+    configure(&s);
+    import_keytab("e23", TU_NSS, false);
+    acquire("e23/localhost@HSMSSP.TEST", &cred);
+    rc4_contexts(&cred);
+    FreeCredentialsHandle(&cred);
+}
+
+static void
+test_rc4_softhsm_host_op(void **state)
+{
+    CredHandle cred;
+
+    (void)state;
+    softhsm_runtime(true, true, NULL);
+    acquire("e23/localhost@HSMSSP.TEST", &cred);
+    rc4_contexts(&cred);
+    FreeCredentialsHandle(&cred);
+}
+
+/* Default policy: arcfour-hmac is not permitted; the refusal names it. */
+static void
+test_rc4_refused(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    SECURITY_STATUS st;
+
+    (void)state;
+    softhsm_runtime(true, true, NULL);
+    /* The keys are on the token; now a policy without rc4. */
+    {
+        setup s = {TU_SOFTHSM, true, false, NULL, NULL};
+        configure(&s);
+    }
+    acquire(NULL, &cred);
+    g = mit_init("e23", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
+    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
+                    NULL, NULL);
+    assert_int_equal(st, SEC_E_ALGORITHM_MISMATCH);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "arcfour-hmac"));
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+/* ---- mutated initial tokens -------------------------------------------- */
+
+static void
+test_mutated_ap_req(void **state)
+{
+    CredHandle cred;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    uint8_t *copy;
+    size_t oks = 0, tries = 0;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = mit_init("e18", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
+    copy = malloc(t.length);
+    assert_non_null(copy);
+    /* Every truncation fails cleanly. */
+    for (size_t n = 0; n < t.length; n++) {
+        CtxtHandle h;
+        SECURITY_STATUS st = accept_tok(&cred, t.value, n,
+                                        asc_std & ~ASC_REQ_REPLAY_DETECT,
+                                        NULL, 0, &h, NULL, NULL, NULL);
+
+        assert_true(st != SEC_E_OK);
+        assert_true(strlen(hsmssp_last_error_detail()) > 0);
+    }
+    /* Bit flips: each either fails with a reason or hits one of the few
+     * bits no checksum covers (AP options, which only ask for mutual
+     * authentication and change nothing the acceptor trusts). */
+    for (size_t i = 0; i < t.length; i++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            CtxtHandle h;
+            SECURITY_STATUS st;
+
+            memcpy(copy, t.value, t.length);
+            copy[i] ^= (uint8_t)(1u << bit);
+            st = accept_tok(&cred, copy, t.length,
+                            asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                            NULL, NULL, NULL);
+            tries++;
+            if (st == SEC_E_OK) {
+                oks++;
+                if (getenv("HSMSSP_TEST_VERBOSE"))
+                    fprintf(stderr, "flip at %zu bit %d accepted\n", i, bit);
+                DeleteSecurityContext(&h);
+            }
+        }
+    }
+    /* Only fields no checksum covers, and that change nothing the
+     * acceptor trusts, may be flipped unnoticed: the AP options' BIT
+     * STRING (5 bytes) and the ticket's server name-type (1 byte), which
+     * MIT ignores as well.  3 bits tried per byte. */
+    assert_true(oks <= 6 * 3);
+    assert_true(tries > 3 * t.length - 3);
+    free(copy);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+/* ---- replay ------------------------------------------------------------ */
+
+static void
+check_krb_error(const uint8_t *tok, size_t len, int32_t code)
+{
+    base_der oid, inner, msg;
+    unsigned id;
+    kerb_error e;
+
+    TU_OK(kerb_gss_unframe(base_der_view(tok, len), &oid, &inner));
+    assert_true(kerb_gss_is_krb5_oid(oid));
+    TU_OK(kerb_gss_tok_id(inner, &id, &msg));
+    assert_int_equal(id, KERB_TOK_ERROR);
+    TU_OK(kerb_dec_error(msg, &e));
+    assert_int_equal(e.code, code);
+}
+
+static void
+test_replay(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    uint8_t *err = NULL;
+    size_t err_len = 0;
+    SECURITY_STATUS st;
+
+    (void)state;
+    {
+        setup s1 = {TU_SOFTHSM, false, false, NULL, "rcache-replay"};
+
+        configure(&s1);
+        import_keytab("e18", TU_SOFTHSM, false);
+    }
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = mit_init("e18", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
+    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
+                    NULL, NULL);
+    assert_int_equal(st, SEC_E_OK);
+    DeleteSecurityContext(&h);
+    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err,
+                    &err_len, NULL);
+    assert_int_equal(st, SEC_E_INVALID_TOKEN);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "replay"));
+    assert_false(SecIsValidHandle(&h));
+    check_krb_error(err, err_len, KERB_AP_ERR_REPEAT);
+    FreeContextBuffer(err);
+    /* A "restart": a new runtime (new token session, new replay cache
+     * handle) on the same replay cache file still refuses it. */
+    FreeCredentialsHandle(&cred);
+    {
+        setup s2 = {TU_SOFTHSM, false, false, NULL, "rcache-replay"};
+
+        configure(&s2);
+    }
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
+                    NULL, NULL);
+    assert_int_equal(st, SEC_E_INVALID_TOKEN);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "replay"));
+    FreeCredentialsHandle(&cred);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+}
+
+/* ---- channel bindings ------------------------------------------------- */
+
+/* SEC_CHANNEL_BINDINGS with only application data, in one buffer. */
+static SEC_CHANNEL_BINDINGS *
+make_scb(const char *app, size_t *len_out)
+{
+    size_t n = sizeof(SEC_CHANNEL_BINDINGS) + strlen(app);
+    SEC_CHANNEL_BINDINGS *b = calloc(1, n);
+
+    assert_non_null(b);
+    b->cbApplicationDataLength = (ULONG)strlen(app);
+    b->dwApplicationDataOffset = sizeof(*b);
+    memcpy((uint8_t *)b + sizeof(*b), app, strlen(app));
+    *len_out = n;
+    return b;
+}
+
+static SECURITY_STATUS
+try_bindings(CredHandle *cred, const char *client_app, const char *server_app)
+{
+    struct gss_channel_bindings_struct cb;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    SEC_CHANNEL_BINDINGS *scb = NULL;
+    size_t scb_len = 0;
+    CtxtHandle h;
+    OM_uint32 min;
+    SECURITY_STATUS st;
+
+    memset(&cb, 0, sizeof(cb));
+    if (client_app != NULL) {
+        cb.application_data.value = (void *)client_app;
+        cb.application_data.length = strlen(client_app);
+    }
+    g = mit_init("e18", std_flags & ~GSS_C_MUTUAL_FLAG,
+                 client_app ? &cb : GSS_C_NO_CHANNEL_BINDINGS, &t);
+    if (server_app != NULL)
+        scb = make_scb(server_app, &scb_len);
+    st = accept_tok(cred, t.value, t.length, asc_std & ~ASC_REQ_REPLAY_DETECT,
+                    scb, scb_len, &h, NULL, NULL, NULL);
+    if (st == SEC_E_OK)
+        DeleteSecurityContext(&h);
+    free(scb);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    return st;
+}
+
+static void
+test_bindings(void **state)
+{
+    CredHandle cred;
+
+    (void)state;
+    softhsm_runtime(false, false, "allowed");
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    assert_int_equal(try_bindings(&cred, "tls-server-end-point:abc",
+                                  "tls-server-end-point:abc"),
+                     SEC_E_OK);
+    assert_int_equal(try_bindings(&cred, "tls-server-end-point:abc",
+                                  "tls-server-end-point:xyz"),
+                     SEC_E_BAD_BINDINGS);
+    assert_int_equal(try_bindings(&cred, NULL, "tls-server-end-point:abc"),
+                     SEC_E_OK);
+    assert_int_equal(try_bindings(&cred, "tls-server-end-point:abc", NULL),
+                     SEC_E_OK);
+    FreeCredentialsHandle(&cred);
+
+    softhsm_runtime(false, false, "required");
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    assert_int_equal(try_bindings(&cred, NULL, "tls-server-end-point:abc"),
+                     SEC_E_BAD_BINDINGS);
+    assert_int_equal(try_bindings(&cred, "x", "x"), SEC_E_OK);
+    FreeCredentialsHandle(&cred);
+
+    softhsm_runtime(false, false, "never");
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    assert_int_equal(try_bindings(&cred, "x", "y"), SEC_E_OK);
+    FreeCredentialsHandle(&cred);
+}
+
+/* ---- principals and key versions ---------------------------------------- */
+
+static void
+test_wrong_principal_and_kvno(void **state)
+{
+    CredHandle cred, any;
+    CtxtHandle h;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    uint8_t *err = NULL;
+    size_t err_len = 0;
+    gss_buffer_desc in;
+    OM_uint32 maj, min2;
+    gss_name_t name;
+    gss_buffer_desc nb = {strlen("e17@localhost"), (void *)"e17@localhost"};
+    SECURITY_STATUS st;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    acquire(NULL, &any);
+    /* An e17 ticket to an e18 credential. */
+    g = mit_init("e17", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
+    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err,
+                    &err_len, NULL);
+    assert_int_equal(st, SEC_E_WRONG_PRINCIPAL);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "e17/localhost"));
+    check_krb_error(err, err_len, KERB_AP_ERR_NOT_US);
+    /* MIT reads the KRB-ERROR as the acceptor's answer. */
+    in.value = err;
+    in.length = err_len;
+    maj = gss_import_name(&min2, &nb, GSS_C_NT_HOSTBASED_SERVICE, &name);
+    assert_false(GSS_ERROR(maj));
+    {
+        gss_buffer_desc ignored = {0};
+
+        maj = gss_init_sec_context(&min2, GSS_C_NO_CREDENTIAL, &g, name,
+                                   (gss_OID)gss_mech_krb5, std_flags, 0,
+                                   GSS_C_NO_CHANNEL_BINDINGS, &in, NULL,
+                                   &ignored, NULL, NULL);
+        gss_release_buffer(&min, &ignored);
+    }
+    assert_true(GSS_ERROR(maj));
+    if (min2 != (OM_uint32)KRB5KRB_AP_ERR_NOT_US)
+        gss_fail("MIT reading the KRB-ERROR", maj, min2);
+    gss_release_name(&min2, &name);
+    FreeContextBuffer(err);
+    /* The "any principal" credential takes it. */
+    st = accept_tok(&any, t.value, t.length, asc_std & ~ASC_REQ_REPLAY_DETECT,
+                    NULL, 0, &h, NULL, NULL, NULL);
+    assert_int_equal(st, SEC_E_OK);
+    DeleteSecurityContext(&h);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+    FreeCredentialsHandle(&any);
+
+    /* host/localhost: the KDC issues kvno 2; with only kvno 1 on the
+     * token the ticket cannot be decrypted, and the error says which. */
+    {
+        setup s = {TU_SOFTHSM, false, false, NULL, NULL};
+        configure(&s);
+    }
+    {
+        /* Remove whatever host keys an earlier case left, import kvno 1. */
+        prov_env *env = NULL;
+        hsm_token *tok = NULL;
+        size_t n = 0;
+
+        TU_OK(sspi_runtime_env(&env));
+        TU_OK(prov_env_token(env, &tok));
+        hsmssp_err r = kerb_ks_remove(tok, "host/localhost@HSMSSP.TEST", -1,
+                                      &n);
+        assert_true(r == HSMSSP_OK || r == HSMSSP_ERR_KEY_NOT_FOUND);
+        prov_env_unref(env);
+    }
+    import_keytab("host", TU_SOFTHSM, false);
+    {
+        prov_env *env = NULL;
+        hsm_token *tok = NULL;
+        size_t n = 0;
+
+        TU_OK(sspi_runtime_env(&env));
+        TU_OK(prov_env_token(env, &tok));
+        /* Four of the five enctypes: arcfour-hmac is refused on SoftHSM2
+         * at default policy (import_keytab skips it). */
+        TU_OK(kerb_ks_remove(tok, "host/localhost@HSMSSP.TEST", 2, &n));
+        assert_int_equal(n, 4);
+        prov_env_unref(env);
+    }
+    acquire("host/localhost@HSMSSP.TEST", &cred);
+    g = mit_init("host", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
+    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err,
+                    &err_len, NULL);
+    assert_int_equal(st, SEC_E_DECRYPT_FAILURE);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "kvno 2"));
+    check_krb_error(err, err_len, KERB_AP_ERR_BADKEYVER);
+    FreeContextBuffer(err);
+    FreeCredentialsHandle(&cred);
+    /* With kvno 2 back, the same ticket is accepted (both kvnos now). */
+    import_keytab("host", TU_SOFTHSM, false);
+    acquire("host/localhost@HSMSSP.TEST", &cred);
+    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
+                    NULL, NULL);
+    assert_int_equal(st, SEC_E_OK);
+    DeleteSecurityContext(&h);
+    FreeCredentialsHandle(&cred);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+}
+
+/* ---- per-message attacks ----------------------------------------------- */
+
+static gss_buffer_desc
+mit_wrap(gss_ctx_id_t g, const char *msg, int conf)
+{
+    gss_buffer_desc in = {strlen(msg), (void *)msg}, out = {0};
+    OM_uint32 maj, min;
+
+    maj = gss_wrap(&min, g, conf, GSS_C_QOP_DEFAULT, &in, NULL, &out);
+    if (GSS_ERROR(maj))
+        gss_fail("gss_wrap", maj, min);
+    return out;
+}
+
+static SECURITY_STATUS
+unwrap_stream(CtxtHandle *h, const void *tok, size_t len)
+{
+    uint8_t *copy = malloc(len + 1);
+    SecBuffer b[2] = {{(ULONG)len, SECBUFFER_STREAM, copy},
+                      {0, SECBUFFER_DATA, NULL}};
+    SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
+    SECURITY_STATUS st;
+
+    assert_non_null(copy);
+    memcpy(copy, tok, len);
+    st = DecryptMessage(h, &d, 0, NULL);
+    free(copy);
+    return st;
+}
+
+static void
+test_message_attacks(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_ctx_id_t g;
+    gss_buffer_desc a, b, c;
+    OM_uint32 min;
+    uint8_t *bad;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = establish(&cred, "e18", std_flags, &h, NULL);
+    a = mit_wrap(g, "first", 1);
+    b = mit_wrap(g, "second", 1);
+    c = mit_wrap(g, "third", 0);
+    /* Tampering anywhere: altered or malformed, never accepted. */
+    bad = malloc(a.length);
+    assert_non_null(bad);
+    for (size_t i = 0; i < a.length; i++) {
+        SECURITY_STATUS st;
+
+        memcpy(bad, a.value, a.length);
+        bad[i] ^= 0x01;
+        st = unwrap_stream(&h, bad, a.length);
+        assert_true(st == SEC_E_MESSAGE_ALTERED ||
+                    st == SEC_E_INVALID_TOKEN);
+    }
+    /* Truncated. */
+    assert_int_equal(unwrap_stream(&h, a.value, a.length - 1),
+                     SEC_E_MESSAGE_ALTERED);
+    assert_int_equal(unwrap_stream(&h, a.value, 10), SEC_E_INVALID_TOKEN);
+    /* Reordered: b before a is a gap, a after b arrives late. */
+    assert_int_equal(unwrap_stream(&h, b.value, b.length),
+                     SEC_E_OUT_OF_SEQUENCE);
+    assert_int_equal(unwrap_stream(&h, a.value, a.length),
+                     SEC_E_OUT_OF_SEQUENCE);
+    /* Duplicates are refused as invalid tokens. */
+    assert_int_equal(unwrap_stream(&h, b.value, b.length),
+                     SEC_E_INVALID_TOKEN);
+    assert_int_equal(unwrap_stream(&h, a.value, a.length),
+                     SEC_E_INVALID_TOKEN);
+    /* In order again. */
+    assert_int_equal(unwrap_stream(&h, c.value, c.length), SEC_E_OK);
+    /* Reflection: our own token back to us. */
+    {
+        SecPkgContext_Sizes sz;
+        uint8_t tok[128], data[4] = {1, 2, 3, 4}, pad[1];
+        SecBuffer eb[3] = {{sizeof(tok), SECBUFFER_TOKEN, tok},
+                           {4, SECBUFFER_DATA, data},
+                           {1, SECBUFFER_PADDING, pad}};
+        SecBufferDesc ed = {SECBUFFER_VERSION, 3, eb};
+
+        assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_SIZES, &sz),
+                         SEC_E_OK);
+        eb[0].cbBuffer = sz.cbSecurityTrailer;
+        assert_int_equal(EncryptMessage(&h, 0, &ed, 0), SEC_E_OK);
+        eb[2].BufferType = SECBUFFER_EMPTY;
+        assert_int_equal(DecryptMessage(&h, &ed, 0, NULL),
+                         SEC_E_INVALID_TOKEN);
+        assert_non_null(strstr(hsmssp_last_error_detail(), "reflection"));
+    }
+    /* A tampered MIC. */
+    {
+        gss_buffer_desc in = {5, (void *)"hello"}, mic = {0};
+        SecBuffer vb[2];
+        SecBufferDesc vd = {SECBUFFER_VERSION, 2, vb};
+
+        assert_false(GSS_ERROR(gss_get_mic(&min, g, 0, &in, &mic)));
+        ((uint8_t *)mic.value)[mic.length - 1] ^= 0x80;
+        vb[0] = (SecBuffer){5, SECBUFFER_DATA, (void *)"hello"};
+        vb[1] = (SecBuffer){(ULONG)mic.length, SECBUFFER_TOKEN, mic.value};
+        assert_int_equal(VerifySignature(&h, &vd, 0, NULL),
+                         SEC_E_MESSAGE_ALTERED);
+        gss_release_buffer(&min, &mic);
+    }
+    free(bad);
+    gss_release_buffer(&min, &a);
+    gss_release_buffer(&min, &b);
+    gss_release_buffer(&min, &c);
+    DeleteSecurityContext(&h);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+/* ---- sign-only buffers (READONLY_WITH_CHECKSUM) against MIT's iov API -- */
+
+static void
+test_signonly_iov(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_ctx_id_t g;
+    OM_uint32 maj, min;
+    uint8_t d1[40], so[24], d2[7], hdr[256];
+    gss_iov_buffer_desc iov[4];
+    SecBuffer b[4];
+    SecBufferDesc d = {SECBUFFER_VERSION, 4, b};
+    int state2 = 0;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire(NULL, &cred);
+    for (int svc = 0; svc < 2; svc++) {
+        g = establish(&cred, svc ? "e17" : "e18",
+                      std_flags & ~GSS_C_MUTUAL_FLAG, &h, NULL);
+        /* MIT -> hsmssp: HEADER (holding the trailer, RRC set, as
+         * Windows) + DATA + SIGN_ONLY + DATA. */
+        tu_fill(d1, sizeof(d1), 1);
+        tu_fill(so, sizeof(so), 2);
+        tu_fill(d2, sizeof(d2), 3);
+        memset(iov, 0, sizeof(iov));
+        iov[0].type = GSS_IOV_BUFFER_TYPE_HEADER |
+                      GSS_IOV_BUFFER_FLAG_ALLOCATE;
+        iov[1].type = GSS_IOV_BUFFER_TYPE_DATA;
+        iov[1].buffer = (gss_buffer_desc){sizeof(d1), d1};
+        iov[2].type = GSS_IOV_BUFFER_TYPE_SIGN_ONLY;
+        iov[2].buffer = (gss_buffer_desc){sizeof(so), so};
+        iov[3].type = GSS_IOV_BUFFER_TYPE_DATA;
+        iov[3].buffer = (gss_buffer_desc){sizeof(d2), d2};
+        maj = gss_wrap_iov(&min, g, 1, GSS_C_QOP_DEFAULT, &state2, iov, 4);
+        if (GSS_ERROR(maj))
+            gss_fail("gss_wrap_iov", maj, min);
+        assert_true(iov[0].buffer.length <= sizeof(hdr));
+        memcpy(hdr, iov[0].buffer.value, iov[0].buffer.length);
+        b[0] = (SecBuffer){(ULONG)iov[0].buffer.length, SECBUFFER_TOKEN, hdr};
+        b[1] = (SecBuffer){sizeof(d1), SECBUFFER_DATA, d1};
+        b[2] = (SecBuffer){sizeof(so),
+                           SECBUFFER_DATA | SECBUFFER_READONLY_WITH_CHECKSUM,
+                           so};
+        b[3] = (SecBuffer){sizeof(d2), SECBUFFER_DATA, d2};
+        gss_release_iov_buffer(&min, iov, 4);
+        if (DecryptMessage(&h, &d, 0, NULL) != SEC_E_OK)
+            fail_msg("DecryptMessage with sign-only data: %s",
+                     hsmssp_last_error_detail());
+        {
+            uint8_t w1[40], w2[7];
+
+            tu_fill(w1, sizeof(w1), 1);
+            tu_fill(w2, sizeof(w2), 3);
+            assert_memory_equal(d1, w1, sizeof(d1));
+            assert_memory_equal(d2, w2, sizeof(d2));
+        }
+        /* The sign-only bytes are covered: change one and it fails. */
+        /* hsmssp -> MIT, the same layout. */
+        b[0] = (SecBuffer){sizeof(hdr), SECBUFFER_TOKEN, hdr};
+        b[1].cbBuffer = sizeof(d1);
+        b[3].cbBuffer = sizeof(d2);
+        {
+            SecPkgContext_Sizes sz;
+
+            QueryContextAttributesA(&h, SECPKG_ATTR_SIZES, &sz);
+            b[0].cbBuffer = sz.cbSecurityTrailer;
+        }
+        assert_int_equal(EncryptMessage(&h, 0, &d, 0), SEC_E_OK);
+        memset(iov, 0, sizeof(iov));
+        iov[0].type = GSS_IOV_BUFFER_TYPE_HEADER;
+        iov[0].buffer = (gss_buffer_desc){b[0].cbBuffer, hdr};
+        iov[1].type = GSS_IOV_BUFFER_TYPE_DATA;
+        iov[1].buffer = (gss_buffer_desc){sizeof(d1), d1};
+        iov[2].type = GSS_IOV_BUFFER_TYPE_SIGN_ONLY;
+        iov[2].buffer = (gss_buffer_desc){sizeof(so), so};
+        iov[3].type = GSS_IOV_BUFFER_TYPE_DATA;
+        iov[3].buffer = (gss_buffer_desc){sizeof(d2), d2};
+        maj = gss_unwrap_iov(&min, g, &state2, NULL, iov, 4);
+        if (GSS_ERROR(maj))
+            gss_fail("gss_unwrap_iov of hsmssp's token", maj, min);
+        {
+            uint8_t w1[40];
+
+            tu_fill(w1, sizeof(w1), 1);
+            assert_memory_equal(d1, w1, sizeof(d1));
+        }
+        DeleteSecurityContext(&h);
+        gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    }
+    FreeCredentialsHandle(&cred);
+}
+
+/* ---- PAC, delegation, attributes, handles ----------------------------- */
+
+static void
+test_pac_and_attributes(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    SecPkgContext_HsmsspAuthzA az;
+    SecPkgContext_NativeNamesA nn;
+    SecPkgContext_SessionKey sk;
+    SecPkgContext_Lifespan ls;
+    SecPkgContext_PackageInfoA pi;
+    SecPkgContext_Flags fl;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = establish(&cred, "e18", std_flags, &h, NULL);
+    /* MIT's KDC puts a PAC in the ticket; its server signature was
+     * checked on the token with the service key. */
+    assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_HSMSSP_AUTHZ,
+                                             &az),
+                     SEC_E_OK);
+    assert_true(az.pInfo->fHasPac);
+    assert_string_equal(az.pInfo->sClientName, "alice");
+    FreeContextBuffer(az.pInfo);
+    assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_NATIVE_NAMES,
+                                             &nn),
+                     SEC_E_OK);
+    assert_string_equal(nn.sClientName, "alice@HSMSSP.TEST");
+    assert_string_equal(nn.sServerName, "e18/localhost@HSMSSP.TEST");
+    FreeContextBuffer(nn.sClientName);
+    FreeContextBuffer(nn.sServerName);
+    assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_SESSION_KEY,
+                                             &sk),
+                     SEC_E_UNSUPPORTED_FUNCTION);
+    assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_LIFESPAN, &ls),
+                     SEC_E_OK);
+    assert_true(ls.tsExpiry.HighPart > 0);
+    assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_PACKAGE_INFO,
+                                             &pi),
+                     SEC_E_OK);
+    assert_string_equal(pi.PackageInfo->Name, "Kerberos");
+    FreeContextBuffer(pi.PackageInfo);
+    assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_FLAGS, &fl),
+                     SEC_E_OK);
+    assert_true(fl.Flags & ASC_RET_MUTUAL_AUTH);
+    DeleteSecurityContext(&h);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+static void
+test_delegation(void **state)
+{
+    CredHandle cred;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    for (int want = 0; want < 2; want++) {
+        CtxtHandle h;
+        ULONG attrs = 0;
+        SECURITY_STATUS st;
+
+        g = mit_init("e18", std_flags | GSS_C_DELEG_FLAG,
+                     GSS_C_NO_CHANNEL_BINDINGS, &t);
+        st = accept_tok(&cred, t.value, t.length,
+                        asc_std | (want ? ASC_REQ_DELEGATE : 0), NULL, 0,
+                        &h, NULL, NULL, &attrs);
+        assert_int_equal(st, SEC_E_OK);
+        assert_int_equal((attrs & ASC_RET_DELEGATE) != 0, want);
+        if (want) {
+            /* The delegated TGT's session key is on the token. */
+            sspi_slot *s = sspi_handle_get(&h, SSPI_CTX, false);
+            kerb_ctx *c = s->obj;
+            unsigned long objs[16];
+            size_t n;
+
+            assert_non_null(c->deleg);
+            assert_string_equal(c->deleg->client, "alice@HSMSSP.TEST");
+            assert_string_equal(c->deleg->server,
+                                "krbtgt/HSMSSP.TEST@HSMSSP.TEST");
+            n = hsm_key_objects(c->deleg->key, objs, 16);
+            assert_true(n >= 1);
+            for (size_t i = 0; i < n; i++) {
+                bool sens = false, extr = true;
+                unsigned long rv = 0;
+
+                TU_OK(hsm_object_check(c->tok, objs[i], &sens, &extr, &rv));
+                assert_true(sens);
+                assert_false(extr);
+                assert_int_equal(rv, 0x11);
+            }
+            sspi_handle_put(s);
+        }
+        DeleteSecurityContext(&h);
+        gss_release_buffer(&min, &t);
+        gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    }
+    FreeCredentialsHandle(&cred);
+}
+
+static void
+test_handles(void **state)
+{
+    CredHandle cred, bogus;
+    CtxtHandle h, stale;
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    SecPkgContext_Sizes sz;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = establish(&cred, "e18", std_flags, &h, NULL);
+    stale = h;
+    assert_int_equal(DeleteSecurityContext(&h), SEC_E_OK);
+    assert_int_equal(QueryContextAttributesA(&stale, SECPKG_ATTR_SIZES, &sz),
+                     SEC_E_INVALID_HANDLE);
+    assert_int_equal(DeleteSecurityContext(&stale), SEC_E_INVALID_HANDLE);
+    /* A credential handle is not a context handle, and vice versa. */
+    assert_int_equal(QueryContextAttributesA((CtxtHandle *)&cred,
+                                             SECPKG_ATTR_SIZES, &sz),
+                     SEC_E_INVALID_HANDLE);
+    bogus.dwLower = 1;
+    bogus.dwUpper = 0x1234;
+    assert_int_equal(FreeCredentialsHandle(&bogus), SEC_E_INVALID_HANDLE);
+    SecInvalidateHandle(&bogus);
+    assert_int_equal(FreeCredentialsHandle(&bogus), SEC_E_INVALID_HANDLE);
+    assert_int_equal(FreeCredentialsHandle(NULL), SEC_E_INVALID_HANDLE);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+/* Contexts made before fork() fail in the child; the parent keeps its. */
+static void
+test_fork(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    pid_t pid;
+    int status = 0;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = establish(&cred, "e18", std_flags, &h, NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        uint8_t tok[128], data[4] = {1, 2, 3, 4};
+        SecBuffer eb[2] = {{sizeof(tok), SECBUFFER_TOKEN, tok},
+                           {4, SECBUFFER_DATA, data}};
+        SecBufferDesc ed = {SECBUFFER_VERSION, 2, eb};
+        int bad = 0;
+
+        bad |= EncryptMessage(&h, 0, &ed, 0) != SEC_E_INVALID_HANDLE;
+        bad |= strstr(hsmssp_last_error_detail(), "fork") == NULL;
+        bad |= DeleteSecurityContext(&h) != SEC_E_OK;
+        bad |= FreeCredentialsHandle(&cred) != SEC_E_OK;
+        _exit(bad);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    mit_to_hsmssp(g, &h, (const uint8_t *)"after fork", 10, 1);
+    DeleteSecurityContext(&h);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+/* One encrypting and one decrypting thread on the same context. */
+typedef struct thr_arg {
+    CtxtHandle *h;
+    gss_buffer_desc *toks;
+    size_t n;
+    int failures;
+} thr_arg;
+
+static void *
+decrypt_thread(void *p)
+{
+    thr_arg *a = p;
+
+    for (size_t i = 0; i < a->n; i++)
+        if (unwrap_stream(a->h, a->toks[i].value, a->toks[i].length) !=
+            SEC_E_OK)
+            a->failures++;
+    return NULL;
+}
+
+static void *
+encrypt_thread(void *p)
+{
+    thr_arg *a = p;
+    SecPkgContext_Sizes sz;
+
+    if (QueryContextAttributesA(a->h, SECPKG_ATTR_SIZES, &sz) != SEC_E_OK)
+        a->failures++;
+    for (size_t i = 0; i < a->n; i++) {
+        uint8_t tok[128], data[100];
+        SecBuffer eb[2] = {{sz.cbSecurityTrailer, SECBUFFER_TOKEN, tok},
+                           {sizeof(data), SECBUFFER_DATA, data}};
+        SecBufferDesc ed = {SECBUFFER_VERSION, 2, eb};
+
+        memset(data, (int)i, sizeof(data));
+        if (EncryptMessage(a->h, 0, &ed, 0) != SEC_E_OK)
+            a->failures++;
+    }
+    return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+    enum { N = 300 };
+    CredHandle cred;
+    CtxtHandle h;
+    gss_ctx_id_t g;
+    gss_buffer_desc toks[N];
+    pthread_t t1, t2;
+    thr_arg ea, da;
+    OM_uint32 min;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = establish(&cred, "e18", std_flags, &h, NULL);
+    for (size_t i = 0; i < N; i++)
+        toks[i] = mit_wrap(g, "threaded message", 1);
+    ea = (thr_arg){&h, NULL, N, 0};
+    da = (thr_arg){&h, toks, N, 0};
+    assert_int_equal(pthread_create(&t1, NULL, encrypt_thread, &ea), 0);
+    assert_int_equal(pthread_create(&t2, NULL, decrypt_thread, &da), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    assert_int_equal(ea.failures, 0);
+    assert_int_equal(da.failures, 0);
+    for (size_t i = 0; i < N; i++)
+        gss_release_buffer(&min, &toks[i]);
+    DeleteSecurityContext(&h);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+/* Oversized and deeply nested input tokens are refused without work. */
+static void
+test_limits(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    uint8_t *big;
+    size_t n = 70000, o = 0;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    big = calloc(1, n);
+    assert_non_null(big);
+    assert_int_equal(accept_tok(&cred, big, n, asc_std, NULL, 0, &h, NULL,
+                                NULL, NULL),
+                     SEC_E_INVALID_TOKEN);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "max_token_size"));
+    /* 0x60 framing, the OID, AP-REQ id, then 2000 nested SEQUENCEs. */
+    big[o++] = 0x60;
+    big[o++] = 0x82;
+    big[o++] = 0x0f;
+    big[o++] = 0xad;
+    big[o++] = 0x06;
+    big[o++] = 9;
+    memcpy(big + o, kerb_oid_krb5, 9);
+    o += 9;
+    big[o++] = 0x01;
+    big[o++] = 0x00;
+    for (size_t i = 0; i < 2000; i++) {
+        big[o++] = 0x30;
+        big[o++] = 0x00;
+    }
+    assert_int_equal(accept_tok(&cred, big, o, asc_std, NULL, 0, &h, NULL,
+                                NULL, NULL),
+                     SEC_E_INVALID_TOKEN);
+    free(big);
+    FreeCredentialsHandle(&cred);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matrix_softhsm),
         cmocka_unit_test(test_matrix_nss),
+        cmocka_unit_test(test_rc4_nss),
+        cmocka_unit_test(test_rc4_softhsm_host_op),
+        cmocka_unit_test(test_rc4_refused),
+        cmocka_unit_test(test_mutated_ap_req),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_bindings),
+        cmocka_unit_test(test_wrong_principal_and_kvno),
+        cmocka_unit_test(test_message_attacks),
+        cmocka_unit_test(test_signonly_iov),
+        cmocka_unit_test(test_pac_and_attributes),
+        cmocka_unit_test(test_delegation),
+        cmocka_unit_test(test_handles),
+        cmocka_unit_test(test_fork),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_limits),
     };
 
     realm_setup();
