@@ -37,7 +37,7 @@
 /* Framing around a body: 0x60, up to 4 length octets, the OID element. */
 #define FRAME_MAX (1 + 5 + 2 + 9)
 
-static const uint8_t sgn_alg_hmac[2] = {0x11, 0x00};
+static const uint8_t sgn_alg_id[2] = {0x11, 0x00};
 
 /* Length of the framing for a body of n bytes (the OID element counts in
  * the framed length). */
@@ -259,7 +259,7 @@ kerb_rc4_get_mic(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
                         "TOKEN buffer holds %zu bytes, the signature %zu",
                         tok->len, fl + RC4_MIC_LEN);
     memcpy(body, (const uint8_t[]){0x01, 0x01}, 2);
-    memcpy(body + 2, sgn_alg_hmac, 2);
+    memcpy(body + 2, sgn_alg_id, 2);
     memset(body + 4, 0xff, 4);
     ret = gather_new(bufs, n, is_data, 8, 0, &buf, &len);
     if (ret != HSMSSP_OK)
@@ -296,7 +296,7 @@ kerb_rc4_verify_mic(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
                         tok->len);
     body = tok->p + hl;
     if (body[0] != 0x01 || body[1] != 0x01 ||
-        memcmp(body + 2, sgn_alg_hmac, 2) != 0 || body[4] != 0xff ||
+        memcmp(body + 2, sgn_alg_id, 2) != 0 || body[4] != 0xff ||
         body[5] != 0xff || body[6] != 0xff || body[7] != 0xff)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "not an RC4 MIC token");
     ret = gather_new(bufs, n, is_data, 8, 0, &buf, &len);
@@ -355,7 +355,7 @@ kerb_rc4_wrap(kerb_ctx *c, bool conf, prov_buf *bufs, size_t n,
     }
     buf[len++] = 0x01; /* RFC 1964 padding to the 1-byte block */
     memcpy(hdr, (const uint8_t[]){0x02, 0x01}, 2);
-    memcpy(hdr + 2, sgn_alg_hmac, 2);
+    memcpy(hdr + 2, sgn_alg_id, 2);
     if (conf) {
         hdr[4] = 0x10;
         hdr[5] = 0x00;
@@ -411,7 +411,7 @@ open_wrap(kerb_ctx *c, uint8_t *t, size_t tlen, uint8_t **plain,
     body = t + hl;
     blen = tlen - hl;
     if (body[0] != 0x02 || body[1] != 0x01 ||
-        memcmp(body + 2, sgn_alg_hmac, 2) != 0 || body[6] != 0xff ||
+        memcmp(body + 2, sgn_alg_id, 2) != 0 || body[6] != 0xff ||
         body[7] != 0xff)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "not an RC4 Wrap token");
     if (body[4] == 0x10 && body[5] == 0x00)

@@ -842,15 +842,16 @@ kerb_rcache_check_store(kerb_rcache *rc,
 
     /* Both buckets are checked in full before anything is written: slots
      * are never deleted, only outlived, so a live copy of the tag may sit
-     * after a free slot, and in either bucket.  Tags are public hashes:
-     * memcmp is fine. */
+     * after a free slot, and in either bucket.  Tags are public hashes,
+     * but the project compares anything MAC-shaped in constant time, so
+     * the hygiene check stays simple. */
     for (unsigned k = 0; k < nb; k++) {
         for (uint32_t i = 0; i < rc->bucket; i++) {
             const uint8_t *s = win + k * blen + i * KERB_RCACHE_SLOT_LEN;
             int64_t exp = (int64_t)load_be64(s + SLOT_OFF_EXPIRY);
 
             if (exp > now) {
-                if (memcmp(s, tag, KERB_RCACHE_TAG_LEN) == 0) {
+                if (base_ct_equal(s, tag, KERB_RCACHE_TAG_LEN)) {
                     ret = BASE_ERR0(HSMSSP_ERR_REPLAY);
                     goto cleanup;
                 }

@@ -6,10 +6,16 @@
 #   2. hsm/ includes nothing from provider/ or sspi/
 #   3. pkcs11.h and p11-kit appear only in hsm/ and tests/
 #   4. <krb5.h> appears only in provider/kerberos/, keytabs/, tests/, bench/
-#   5. base/ and hsm/ never memcmp a MAC, checksum, HMAC, signature or
+#   5. library layers never memcmp a MAC, checksum, HMAC, signature or
 #      proof (constant-time base_ct_equal instead)
-#   6. library code (base/, hsm/) never prints: no printf, fprintf, puts,
-#      perror and friends, no stdout/stderr
+#   6. library code (base/, hsm/, provider/, sspi/, keytabs/) never
+#      prints: no printf, fprintf, puts, perror and friends, no
+#      stdout/stderr
+#   7. provider/ includes nothing from sspi/, keytabs/, tools/; sspi/ and
+#      keytabs/ nothing from tools/ or each other
+#   8. MIT's <profile.h> appears only in provider/config.c
+#   9. SSPI status codes (SEC_E_*, SEC_I_*) appear only in sspi/ (and
+#      the public header, tools, tests)
 #
 # Comments and string literals are removed before matching, so prose that
 # names a forbidden header or function does not count.  The rules are
@@ -131,11 +137,41 @@ check_tree() {
         "${inc}(?:krb5\\/)?krb5\\.h>" \
         "${outside_krb[@]}" || failed=$((failed + 1))
 
-    memcmp_rule "$root" $(sources "$root" base hsm) || failed=$((failed + 1))
+    memcmp_rule "$root" $(sources "$root" base hsm provider sspi keytabs) ||
+        failed=$((failed + 1))
 
     grep_rule "$root" "library code prints" \
         '\b(?:printf|fprintf|vprintf|vfprintf|dprintf|vdprintf|puts|fputs|putchar|perror)\s*\(|\bstd(?:out|err)\b' \
-        $(sources "$root" base hsm) || failed=$((failed + 1))
+        $(sources "$root" base hsm provider sspi keytabs) ||
+        failed=$((failed + 1))
+
+    grep_rule "$root" "provider/ includes sspi/, keytabs/ or tools/" \
+        "${inc}(?:\\.\\.\\/)*(?:sspi|keytabs|tools)\\/" \
+        $(sources "$root" provider) || failed=$((failed + 1))
+
+    grep_rule "$root" "sspi/ or keytabs/ includes tools/ (or each other)" \
+        "${inc}(?:\\.\\.\\/)*(?:tools|keytabs)\\/" \
+        $(sources "$root" sspi) || failed=$((failed + 1))
+    grep_rule "$root" "sspi/ or keytabs/ includes tools/ (or each other)" \
+        "${inc}(?:\\.\\.\\/)*(?:tools|sspi)\\/" \
+        $(sources "$root" keytabs) || failed=$((failed + 1))
+
+    local outside_cfg=() below_sspi=()
+    while IFS= read -r f; do
+        case "${f#"$root"/}" in
+        provider/config.c | tests/*) ;;
+        *) outside_cfg+=("$f") ;;
+        esac
+    done < <(all_sources "$root")
+    grep_rule "$root" "<profile.h> outside provider/config.c" \
+        "${inc}profile\\.h>" \
+        "${outside_cfg[@]}" || failed=$((failed + 1))
+
+    # SSPI status codes are produced only in sspi/ (STYLE sec. 1, 4).
+    grep_rule "$root" "SSPI status code below sspi/" \
+        '\bSEC_[EI]_[A-Z_]+\b' \
+        $(sources "$root" base hsm provider keytabs) ||
+        failed=$((failed + 1))
 
     return "$failed"
 }
@@ -161,7 +197,7 @@ int f(const unsigned char *key_id, const unsigned char *b)
     snprintf(buf, sizeof(buf), "%d", 1);
     return memcmp(key_id, b, 4) == 0;
 }'
-for t in clean r1 r2 r3 r4 r5a r5b r6a r6b; do
+for t in clean r1 r2 r3 r4 r5a r5b r6a r6b r6c r7 r8 r9 r10 r11; do
     mkdir -p "$tmp/$t/base" "$tmp/$t/hsm"
     mk "$t" base/ok.c "$clean_c"
     mk "$t" hsm/ok.c "$clean_c"
@@ -182,6 +218,12 @@ mk r5b base/bad.c 'int h(const unsigned char *ntproofstr, const unsigned char *x
 { return !memcmp(ntproofstr, x, 16); }'
 mk r6a base/bad.c 'void k(void) { fprintf(stderr, "x"); }'
 mk r6b hsm/bad.c 'void k(void) { perror("x"); }'
+mk r6c provider/bad.c 'void k(void) { puts("x"); }'
+mk r7 provider/kerberos/bad.c '#include "sspi/sspi-int.h"'
+mk r8 sspi/bad.c '#include "tools/cli.h"'
+mk r9 keytabs/bad.c '#include "sspi/sspi-int.h"'
+mk r10 provider/kerberos/bad.c '#include <profile.h>'
+mk r11 provider/kerberos/bad.c 'int s(void) { return SEC_E_INVALID_TOKEN; }'
 
 selftest_ok=1
 if ! out=$(check_tree "$tmp/clean" 2>&1); then
@@ -192,7 +234,10 @@ fi
 # case:the tag its violation must be reported under
 for c in "r1:[base/ includes" "r2:[hsm/ includes" "r3:[pkcs11.h" \
          "r4:[<krb5.h>" "r5a:[memcmp" "r5b:[memcmp" "r6a:[library code prints" \
-         "r6b:[library code prints"; do
+         "r6b:[library code prints" "r6c:[library code prints" \
+         "r7:[provider/ includes" "r8:[sspi/ or keytabs/" \
+         "r9:[sspi/ or keytabs/" "r10:[<profile.h>" \
+         "r11:[SSPI status code"; do
     t=${c%%:*}
     tag=${c#*:}
     out=$(check_tree "$tmp/$t" 2>&1)
