@@ -26,7 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hsm/krbsw.h"
 #include "hsmssp/sspi.h"
+#include "pacbuild.h"
 #include "provider/kerberos/kerb-int.h"
 #include "sspi/sspi-int.h"
 #include "testutil.h"
@@ -1461,6 +1463,284 @@ test_limits(void **state)
     FreeCredentialsHandle(&cred);
 }
 
+/* ---- a PAC the test builds and signs itself (LOGON_INFO) --------------- */
+
+/* MIT's exported, unpublished codecs (k5-int.h), for re-encrypting a
+ * ticket with a PAC of the test's making. */
+krb5_error_code decode_krb5_enc_tkt_part(const krb5_data *,
+                                         krb5_enc_tkt_part **);
+krb5_error_code encode_krb5_enc_tkt_part(const krb5_enc_tkt_part *,
+                                         krb5_data **);
+krb5_error_code encode_krb5_authdata(krb5_authdata *const *, krb5_data **);
+void krb5_free_enc_tkt_part(krb5_context, krb5_enc_tkt_part *);
+
+typedef struct pac_keys {
+    const uint8_t *server; /* aes256 service key */
+    const uint8_t *server_used; /* the key that signs (forgeries differ) */
+} pac_keys;
+
+static hsmssp_err
+pac_sign(void *arg, pacb_key which, int32_t cksumtype, const uint8_t *data,
+         size_t len, uint8_t *out, size_t out_len)
+{
+    static const uint8_t kdc_key[32] = {7, 7, 7};
+    pac_keys *k = arg;
+    uint8_t full[64];
+    size_t n = 0;
+    hsmssp_err ret;
+
+    (void)cksumtype;
+    ret = krbsw_checksum(18, which == PACB_KEY_SERVER ? k->server_used
+                                                       : kdc_key,
+                         17, data, len, full, &n);
+    if (ret == HSMSSP_OK)
+        memcpy(out, full, out_len);
+    return ret;
+}
+
+/* Rewrites the ticket of an e18 AP-REQ with a PAC built from *o (client,
+ * authtime filled in here) and returns the new framed token. */
+static uint8_t *
+ap_req_with_pac(const gss_buffer_desc *t, pacb_opts *o, uint8_t **pac_io,
+                size_t *pac_len_io, bool alter_after_sign, size_t *len_out)
+{
+    krb5_context kc;
+    krb5_keytab kt;
+    krb5_keytab_entry ent;
+    krb5_principal sp;
+    krb5_enc_data ed;
+    krb5_data plain, *enc = NULL, *adenc = NULL, pacd;
+    krb5_enc_tkt_part *etp = NULL;
+    krb5_authdata pac_ad, *pac_list[2], ifrel, *ad_list[2];
+    base_der oid, inner, msg;
+    unsigned id;
+    kerb_ap_req req;
+    kerb_enc_data ned;
+    base_der_w w;
+    base_der tokv;
+    uint8_t *pac = NULL, *cipher, *out, *newtkt;
+    size_t pac_len = 0, clen, ntl;
+    char path[700];
+    pac_keys *keys = o->sign_arg;
+
+    assert_int_equal(krb5_init_context(&kc), 0);
+    snprintf(path, sizeof(path), "FILE:%s/e18.keytab", realm_dir);
+    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
+    assert_int_equal(krb5_parse_name(kc, "e18/localhost@HSMSSP.TEST", &sp),
+                     0);
+    assert_int_equal(krb5_kt_get_entry(kc, kt, sp, 0, 18, &ent), 0);
+    keys->server = ent.key.contents;
+    if (keys->server_used == NULL)
+        keys->server_used = ent.key.contents;
+
+    TU_OK(kerb_gss_unframe(base_der_view(t->value, t->length), &oid,
+                           &inner));
+    TU_OK(kerb_gss_tok_id(inner, &id, &msg));
+    TU_OK(kerb_dec_ap_req(msg, &req));
+    ed.enctype = req.ticket.enc.etype;
+    ed.kvno = req.ticket.enc.kvno;
+    ed.ciphertext.data = (char *)req.ticket.enc.cipher.p;
+    ed.ciphertext.length = (unsigned)req.ticket.enc.cipher.len;
+    plain.length = ed.ciphertext.length;
+    plain.data = malloc(plain.length);
+    assert_int_equal(krb5_c_decrypt(kc, &ent.key, 2, NULL, &ed, &plain), 0);
+    assert_int_equal(decode_krb5_enc_tkt_part(&plain, &etp), 0);
+
+    /* The PAC, signed with the service key (and a stand-in KDC key). */
+    if (o->client_name == NULL)
+        o->client_name = "alice";
+    o->authtime = etp->times.authtime;
+    TU_OK(pacb_build(o, &pac, &pac_len));
+    if (alter_after_sign)
+        pac[pac_len - 9] ^= 0x01; /* inside the last buffer (LOGON_INFO) */
+    pacd.data = (char *)pac;
+    pacd.length = (unsigned)pac_len;
+    pac_ad = (krb5_authdata){KV5M_AUTHDATA, 128, (unsigned)pac_len,
+                             (krb5_octet *)pac};
+    pac_list[0] = &pac_ad;
+    pac_list[1] = NULL;
+    assert_int_equal(encode_krb5_authdata(pac_list, &adenc), 0);
+    ifrel = (krb5_authdata){KV5M_AUTHDATA, 1, adenc->length,
+                            (krb5_octet *)adenc->data};
+    ad_list[0] = &ifrel;
+    ad_list[1] = NULL;
+    etp->authorization_data = ad_list;
+    assert_int_equal(encode_krb5_enc_tkt_part(etp, &enc), 0);
+    etp->authorization_data = NULL;
+
+    /* Re-encrypt and put the ticket back together around it. */
+    {
+        size_t need;
+        krb5_enc_data ned2;
+
+        assert_int_equal(krb5_c_encrypt_length(kc, 18, enc->length, &need),
+                         0);
+        cipher = malloc(need);
+        ned2.ciphertext.data = (char *)cipher;
+        ned2.ciphertext.length = (unsigned)need;
+        assert_int_equal(krb5_c_encrypt(kc, &ent.key, 2, NULL, enc, &ned2),
+                         0);
+        clen = ned2.ciphertext.length;
+    }
+    memset(&ned, 0, sizeof(ned));
+    ned.etype = 18;
+    ned.has_kvno = true;
+    ned.kvno = req.ticket.enc.kvno;
+    ned.cipher = base_der_view(cipher, clen);
+    newtkt = malloc(4096);
+    base_der_w_init(&w, newtkt, 4096);
+    {
+        size_t m = base_der_w_len(&w), mf;
+
+        mf = base_der_w_len(&w);
+        kerb_enc_enc_data(&w, &ned);
+        base_der_w_wrap(&w, BASE_DER_CTX(3), base_der_w_len(&w) - mf);
+        mf = base_der_w_len(&w);
+        kerb_enc_principal(&w, &req.ticket.sname);
+        base_der_w_wrap(&w, BASE_DER_CTX(2), base_der_w_len(&w) - mf);
+        mf = base_der_w_len(&w);
+        base_der_w_prim(&w, BASE_DER_GENERAL_STRING, req.ticket.realm.p,
+                        req.ticket.realm.len);
+        base_der_w_wrap(&w, BASE_DER_CTX(1), base_der_w_len(&w) - mf);
+        mf = base_der_w_len(&w);
+        base_der_w_int(&w, 5);
+        base_der_w_wrap(&w, BASE_DER_CTX(0), base_der_w_len(&w) - mf);
+        base_der_w_wrap(&w, BASE_DER_SEQUENCE, base_der_w_len(&w) - m);
+        base_der_w_wrap(&w, BASE_DER_APP(1), base_der_w_len(&w) - m);
+    }
+    TU_OK(base_der_w_finish(&w, &tokv));
+    ntl = tokv.len;
+    out = malloc(ntl + 4096);
+    base_der_w_init(&w, out, ntl + 4096);
+    kerb_enc_ap_req(&w, req.options, tokv, &req.auth);
+    kerb_gss_frame(&w, KERB_TOK_AP_REQ);
+    TU_OK(base_der_w_finish(&w, &tokv));
+    memmove(out, tokv.p, tokv.len);
+    *len_out = tokv.len;
+
+    free(newtkt);
+    free(cipher);
+    krb5_free_data(kc, enc);
+    krb5_free_data(kc, adenc);
+    krb5_free_enc_tkt_part(kc, etp);
+    base_memzero(plain.data, plain.length);
+    free(plain.data);
+    krb5_free_keytab_entry_contents(kc, &ent);
+    krb5_free_principal(kc, sp);
+    krb5_kt_close(kc, kt);
+    krb5_free_context(kc);
+    (void)pacd;
+    if (pac_io != NULL) {
+        *pac_io = pac;
+        *pac_len_io = pac_len;
+    } else {
+        free(pac);
+    }
+    return out;
+}
+
+static void
+test_pac_logon_info(void **state)
+{
+    static const pacb_group groups[] = {{513, 7}, {512, 7}, {1107, 7}};
+    static const pacb_sid extra[] = {{"S-1-18-1", 7}};
+    pacb_logon logon;
+    pacb_opts o;
+    pac_keys keys;
+    CredHandle cred;
+    CtxtHandle h;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    uint8_t *tok;
+    size_t len;
+    SecPkgContext_HsmsspAuthzA az;
+    SECURITY_STATUS st;
+    uint8_t wrong[32];
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    memset(&logon, 0, sizeof(logon));
+    logon.effective_name = "alice";
+    logon.full_name = "Alice Example";
+    logon.logon_server = "DC1";
+    logon.logon_domain_name = "HSMSSP";
+    logon.user_id = 1105;
+    logon.primary_group_id = 513;
+    logon.groups = groups;
+    logon.n_groups = BASE_ARRAY_LEN(groups);
+    logon.domain_sid = "S-1-5-21-11-22-33";
+    logon.extra_sids = extra;
+    logon.n_extra_sids = 1;
+    logon.user_flags = 0x20;
+    memset(&o, 0, sizeof(o));
+    memset(&keys, 0, sizeof(keys));
+    o.logon = &logon;
+    o.server_cksumtype = 16;
+    o.kdc_cksumtype = 16;
+    o.sign = pac_sign;
+    o.sign_arg = &keys;
+
+    /* 1. Signed with the service key: accepted, SIDs exposed. */
+    g = mit_init("e18", std_flags & ~GSS_C_MUTUAL_FLAG,
+                 GSS_C_NO_CHANNEL_BINDINGS, &t);
+    tok = ap_req_with_pac(&t, &o, NULL, NULL, false, &len);
+    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                    0, &h, NULL, NULL, NULL);
+    if (st != SEC_E_OK)
+        fail_msg("accepting the rebuilt ticket: %s",
+                 hsmssp_last_error_detail());
+    assert_int_equal(QueryContextAttributesA(&h, SECPKG_ATTR_HSMSSP_AUTHZ,
+                                             &az),
+                     SEC_E_OK);
+    assert_true(az.pInfo->fHasPac);
+    assert_true(az.pInfo->fHasLogonInfo);
+    assert_string_equal(az.pInfo->sUserSid, "S-1-5-21-11-22-33-1105");
+    assert_string_equal(az.pInfo->sPrimaryGroupSid, "S-1-5-21-11-22-33-513");
+    assert_int_equal(az.pInfo->cGroups, 3);
+    assert_string_equal(az.pInfo->pGroups[1].sSid, "S-1-5-21-11-22-33-512");
+    assert_string_equal(az.pInfo->pGroups[2].sSid, "S-1-5-21-11-22-33-1107");
+    assert_int_equal(az.pInfo->cExtraSids, 1);
+    assert_string_equal(az.pInfo->pExtraSids[0].sSid, "S-1-18-1");
+    assert_string_equal(az.pInfo->sEffectiveName, "alice");
+    assert_string_equal(az.pInfo->sLogonDomainName, "HSMSSP");
+    FreeContextBuffer(az.pInfo);
+    DeleteSecurityContext(&h);
+    free(tok);
+
+    /* 2. Altered after signing: refused. */
+    tok = ap_req_with_pac(&t, &o, NULL, NULL, true, &len);
+    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                    0, &h, NULL, NULL, NULL);
+    assert_int_equal(st, SEC_E_MESSAGE_ALTERED);
+    free(tok);
+
+    /* 3. Forged: signed with another key. */
+    memset(wrong, 0x42, sizeof(wrong));
+    keys.server_used = wrong;
+    tok = ap_req_with_pac(&t, &o, NULL, NULL, false, &len);
+    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                    0, &h, NULL, NULL, NULL);
+    assert_int_equal(st, SEC_E_MESSAGE_ALTERED);
+    assert_non_null(strstr(hsmssp_last_error_detail(),
+                           "PAC server signature"));
+    free(tok);
+    keys.server_used = NULL;
+
+    /* 4. Correctly signed but naming another client: refused. */
+    o.client_name = "mallory";
+    tok = ap_req_with_pac(&t, &o, NULL, NULL, false, &len);
+    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                    0, &h, NULL, NULL, NULL);
+    assert_int_equal(st, SEC_E_LOGON_DENIED);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "mallory"));
+    free(tok);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
 int
 main(void)
 {
@@ -1477,6 +1757,7 @@ main(void)
         cmocka_unit_test(test_message_attacks),
         cmocka_unit_test(test_signonly_iov),
         cmocka_unit_test(test_pac_and_attributes),
+        cmocka_unit_test(test_pac_logon_info),
         cmocka_unit_test(test_delegation),
         cmocka_unit_test(test_handles),
         cmocka_unit_test(test_fork),
