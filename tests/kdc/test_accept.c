@@ -14,6 +14,9 @@
  * the matrix with MIT's gss-client over TCP.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/fsuid.h>
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
@@ -1742,6 +1745,134 @@ test_pac_logon_info(void **state)
     FreeCredentialsHandle(&cred);
 }
 
+/* ---- ImpersonateSecurityContext ---------------------------------------- */
+
+/* Writes a copy of the realm's krb5.conf whose realm maps alice to
+ * local_name (auth_to_local_names), and points KRB5_CONFIG at it. */
+static void
+map_alice_to(const char *local_name)
+{
+    char src[700], dst[700], line[1024];
+    FILE *in, *out;
+
+    snprintf(src, sizeof(src), "%s/krb5.conf", realm_dir);
+    snprintf(dst, sizeof(dst), "%s/krb5-map-%s.conf", work, local_name);
+    in = fopen(src, "r");
+    out = fopen(dst, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    while (fgets(line, sizeof(line), in) != NULL) {
+        fputs(line, out);
+        if (strstr(line, "kdc = ") != NULL)
+            fprintf(out,
+                    "        auth_to_local_names = {\n"
+                    "            alice = %s\n        }\n",
+                    local_name);
+    }
+    fclose(in);
+    fclose(out);
+    setenv("KRB5_CONFIG", dst, 1);
+}
+
+typedef struct imp_arg {
+    CtxtHandle *h;
+    uid_t uid;
+    int ok;
+    char dir[700];
+} imp_arg;
+
+static void *
+impersonating_thread(void *p)
+{
+    imp_arg *a = p;
+    char file[800];
+    struct stat st;
+    int fd;
+
+    if (ImpersonateSecurityContext(a->h) != SEC_E_OK) {
+        fprintf(stderr, "ImpersonateSecurityContext: %s\n",
+                hsmssp_last_error_detail());
+        return NULL;
+    }
+    snprintf(file, sizeof(file), "%s/made-as-client", a->dir);
+    fd = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == a->uid)
+        a->ok = 1;
+    if (fd >= 0)
+        close(fd);
+    /* Another thread of the process is unaffected: the main thread
+     * checks its own fsuid meanwhile (setfsuid(-1) reads it). */
+    if (RevertSecurityContext(a->h) != SEC_E_OK)
+        a->ok = 0;
+    return NULL;
+}
+
+static void
+test_impersonation(void **state)
+{
+    char user[32], cmd[1000], saved_conf[700];
+    struct passwd *pw;
+    CredHandle cred;
+    CtxtHandle h;
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    pthread_t th;
+    imp_arg a;
+
+    (void)state;
+    if (geteuid() != 0) {
+        tu_skip_case("impersonation needs root (CAP_SETUID/CAP_SETGID)");
+        return;
+    }
+    snprintf(saved_conf, sizeof(saved_conf), "%s", getenv("KRB5_CONFIG"));
+    snprintf(user, sizeof(user), "hsmsspimp%ld", (long)getpid() % 100000);
+    snprintf(cmd, sizeof(cmd),
+             "useradd -M -N -s /usr/sbin/nologin %s >/dev/null 2>&1", user);
+    assert_int_equal(system(cmd), 0);
+    pw = getpwnam(user);
+    assert_non_null(pw);
+
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = establish(&cred, "e18", std_flags, &h, NULL);
+
+    /* Mapped: the thread acts as the account, and only that thread. */
+    map_alice_to(user);
+    memset(&a, 0, sizeof(a));
+    a.h = &h;
+    a.uid = pw->pw_uid;
+    /* The account must reach the directory: not under the (0700) test
+     * work directory. */
+    snprintf(a.dir, sizeof(a.dir), "/tmp/hsmssp-imp.%ld", (long)getpid());
+    mkdir(a.dir, 0777);
+    chmod(a.dir, 0777);
+    assert_int_equal(pthread_create(&th, NULL, impersonating_thread, &a), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(a.ok, 1);
+    assert_int_equal(setfsuid((uid_t)-1), 0); /* main thread: still root */
+
+    /* In this thread too, then back. */
+    assert_int_equal(ImpersonateSecurityContext(&h), SEC_E_OK);
+    assert_int_equal((uid_t)setfsuid((uid_t)-1), pw->pw_uid);
+    assert_int_equal(RevertSecurityContext(&h), SEC_E_OK);
+    assert_int_equal(setfsuid((uid_t)-1), 0);
+
+    /* Mapped to an account that does not exist: refused with a reason. */
+    map_alice_to("nosuchaccount-hsmssp");
+    assert_int_equal(ImpersonateSecurityContext(&h), SEC_E_NO_IMPERSONATION);
+    assert_true(strlen(hsmssp_last_error_detail()) > 0);
+    assert_int_equal(setfsuid((uid_t)-1), 0);
+
+    setenv("KRB5_CONFIG", saved_conf, 1);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", a.dir);
+    assert_int_equal(system(cmd), 0);
+    DeleteSecurityContext(&h);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+    snprintf(cmd, sizeof(cmd), "userdel %s >/dev/null 2>&1", user);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -1761,6 +1892,7 @@ main(void)
         cmocka_unit_test(test_pac_logon_info),
         cmocka_unit_test(test_delegation),
         cmocka_unit_test(test_handles),
+        cmocka_unit_test(test_impersonation),
         cmocka_unit_test(test_fork),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_limits),
