@@ -1745,6 +1745,43 @@ test_pac_logon_info(void **state)
     FreeCredentialsHandle(&cred);
 }
 
+/* ---- the arrival window leaves nothing behind ------------------------ */
+
+/* After an accept, every secure buffer that held the ticket's
+ * EncTicketPart, the authenticator, the generated acceptor subkey and the
+ * EncAPRepPart is freed (and so wiped, base/secmem.c): the secure memory
+ * in use is what it was before, while the context lives on with only its
+ * token key handle. */
+static void
+test_arrival_buffers_released(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h[6];
+    gss_ctx_id_t g[6];
+    size_t before;
+    OM_uint32 min;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    /* Warm up: the engine keeps one secure scratch buffer per thread. */
+    g[0] = establish(&cred, "e18", std_flags, &h[0], NULL);
+    mit_to_hsmssp(g[0], &h[0], (const uint8_t *)"warm", 4, 1);
+    before = base_secmem_in_use();
+    for (int i = 1; i < 6; i++) {
+        g[i] = establish(&cred, "e18",
+                         std_flags | (i % 2 ? GSS_C_DELEG_FLAG : 0), &h[i],
+                         NULL);
+        assert_int_equal(base_secmem_in_use(), before);
+    }
+    for (int i = 0; i < 6; i++) {
+        DeleteSecurityContext(&h[i]);
+        gss_delete_sec_context(&min, &g[i], GSS_C_NO_BUFFER);
+    }
+    assert_int_equal(base_secmem_in_use(), before);
+    FreeCredentialsHandle(&cred);
+}
+
 /* ---- ImpersonateSecurityContext ---------------------------------------- */
 
 /* Writes a copy of the realm's krb5.conf whose realm maps alice to
@@ -1891,6 +1928,7 @@ main(void)
         cmocka_unit_test(test_pac_and_attributes),
         cmocka_unit_test(test_pac_logon_info),
         cmocka_unit_test(test_delegation),
+        cmocka_unit_test(test_arrival_buffers_released),
         cmocka_unit_test(test_handles),
         cmocka_unit_test(test_impersonation),
         cmocka_unit_test(test_fork),
