@@ -34,6 +34,12 @@
 #define CLI_EXIT_PIN_LOCKED 6
 #define CLI_EXIT_PIN_OTHER 7 /* expired, invalid form, none, file perms */
 #define CLI_EXIT_INTEGRITY 8 /* `key test`: a round trip did not verify */
+/* `keytab import` (tools/keytab_cmd.c sets these itself: they describe a
+ * whole run, not one hsmssp_err). */
+#define CLI_EXIT_KT_EXISTS 9      /* keys already on the token, no failure */
+#define CLI_EXIT_KT_PARTIAL 10    /* an entry was not imported */
+#define CLI_EXIT_KT_UNREADABLE 11 /* the keytab cannot be read */
+#define CLI_EXIT_KT_NO_STORAGE 12 /* the token cannot store keys */
 
 /* The exit code for an error of the layers below (table in cli.c);
  * CLI_EXIT_OK for HSMSSP_OK, CLI_EXIT_FAILURE for unlisted codes. */
@@ -133,9 +139,11 @@ void cli_json_kv_bool(cli_json *j, const char *key, bool v);
  * subcommand's name) and returns an exit code. */
 int cli_probe_main(int argc, char **argv);
 int cli_key_main(int argc, char **argv);
+int cli_keytab_main(int argc, char **argv);
 
 /* Help texts, printed by `hsmssp help <cmd>` and `hsmssp <cmd> --help`. */
 extern const char cli_probe_help[];
 extern const char cli_key_help[];
+extern const char cli_keytab_help[];
 
 #endif
