@@ -470,6 +470,19 @@ check_plan(const hsm_etype_plan *plan, int32_t etype)
     return HSMSSP_OK;
 }
 
+/* For lookups: the enctype must be one the engine knows, but a key whose
+ * plan the policy refuses (or the token cannot run) is still found, so
+ * that it can be listed and removed.  Every use goes through the
+ * engine's own check (key_ready in engine.c), which refuses it there,
+ * naming the missing mechanism. */
+static hsmssp_err
+check_known(const hsm_etype_plan *plan, int32_t etype)
+{
+    if (plan == NULL)
+        return BASE_ERR(HSMSSP_ERR_UNKNOWN_ENCTYPE, "enctype %d", (int)etype);
+    return HSMSSP_OK;
+}
+
 /* RFC 4757 sec. 7.3 seals GSS Wrap tokens with keys derived from
  * Klocal = K xor 0xF0..F0.  Neither SoftHSM2 nor NSS softoken offers an
  * XOR derivation usable here, and the session key's bytes are on the host
@@ -838,7 +851,7 @@ hsm_key_find_uri(hsm_token *tok, int32_t etype, const char *uri_text,
     if (tok == NULL || uri_text == NULL)
         return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no key URI");
     plan = hsm_plan(tok, etype);
-    ret = check_plan(plan, etype);
+    ret = check_known(plan, etype);
     if (ret != HSMSSP_OK)
         return ret;
     uri = p11_kit_uri_new();
@@ -959,7 +972,7 @@ hsm_key_find(hsm_token *tok, int32_t etype, const uint8_t *id,
     if (tok == NULL || id == NULL || id_len == 0)
         return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no CKA_ID to find");
     plan = hsm_plan(tok, etype);
-    ret = check_plan(plan, etype);
+    ret = check_known(plan, etype);
     if (ret != HSMSSP_OK)
         return ret;
     memset(&spec, 0, sizeof(spec));

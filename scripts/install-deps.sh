@@ -9,10 +9,15 @@ set -eu
 # open-by-name test), python3 parses the CLI's JSON in
 # tests/hsm/test_cli_probe.sh, perl scans sources in
 # tests/unit/test_layering.sh, opensc's pkcs11-tool lists objects in the
-# demo.
+# demo.  The interop tests use MIT's GSS-API (krb5-multidev pulls the
+# gssapi development files), python3-gssapi as a second client, tshark and
+# text2pcap (wireshark-common) to dissect the tokens hsmssp sends, and
+# faketime to move a server's clock; passwd's useradd creates the account
+# impersonation is tested with.
 PKGS="cmake make gcc clang pkg-config libp11-kit-dev libkrb5-dev libssl-dev
 libcmocka-dev libjansson-dev softhsm2 softhsm2-common libnss3 libnss3-tools
-opensc python3 perl krb5-kdc krb5-admin-server krb5-user krb5-gss-samples"
+opensc python3 perl krb5-kdc krb5-admin-server krb5-user krb5-gss-samples
+krb5-multidev python3-gssapi tshark wireshark-common faketime passwd"
 
 missing=""
 for p in $PKGS; do

@@ -140,10 +140,12 @@ void cli_json_kv_bool(cli_json *j, const char *key, bool v);
 int cli_probe_main(int argc, char **argv);
 int cli_key_main(int argc, char **argv);
 int cli_keytab_main(int argc, char **argv);
+int cli_server_main(int argc, char **argv);
 
 /* Help texts, printed by `hsmssp help <cmd>` and `hsmssp <cmd> --help`. */
 extern const char cli_probe_help[];
 extern const char cli_key_help[];
 extern const char cli_keytab_help[];
+extern const char cli_server_help[];
 
 #endif

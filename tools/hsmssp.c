@@ -35,6 +35,10 @@ static const struct command {
     {"keytab", cli_keytab_main,
      "import MIT keytabs into the token; list and remove keys",
      cli_keytab_help, false},
+    {"server", cli_server_main,
+     "accept Kerberos logins with the keys on the token (gss-sample "
+     "protocol)",
+     cli_server_help, false},
     {"help", help_main, "show help for a command", NULL, false},
     {"--version", version_main, "print the version", NULL, true},
     {"version", version_main, "print the version", NULL, false},

@@ -597,12 +597,6 @@ remove_main(int argc, char **argv)
     ret = open_token(&o, &cfg, &tok);
     if (ret != CLI_EXIT_OK)
         goto cleanup;
-    /* Finding a key goes through its enctype's plan, which the default
-     * policy refuses for H(op) enctypes (etype 23 on SoftHSM2): such a
-     * key could be listed but not removed.  Removing destroys objects and
-     * runs no cryptography, so the policy is opened for this token
-     * handle, which does nothing else before it is closed. */
-    hsm_token_set_policy(tok, HSM_POLICY_ALLOW_HOST_OP_KRB);
     err = kerb_ks_remove(tok, o.principal, o.kvno_given ? (int64_t)o.kvno : -1,
                          &n);
     if (err != HSMSSP_OK) {

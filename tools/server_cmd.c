@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,6 +73,9 @@ const char cli_server_help[] =
     "                      import FILE's keys into session objects first\n"
     "                      (for tokens that cannot store keys)\n"
     "  --no-replay         do not ask for replay detection\n"
+    "  --cb-app-data STR   channel bindings with STR as application data\n"
+    "                      (checked against the client's, docs/config.md\n"
+    "                      [policy] channel_bindings)\n"
     "  --quiet             print nothing but errors\n"
     "\n"
     "exit codes: 0 served, 1 a connection failed (with --once) or the\n"
@@ -81,6 +85,8 @@ typedef struct server {
     PSecurityFunctionTableA t;
     CredHandle cred;
     ULONG asc_flags;
+    SEC_CHANNEL_BINDINGS *cb; /* NULL: none */
+    size_t cb_len;
     bool quiet;
     pthread_mutex_t out_lock; /* one line at a time on stdout */
     pthread_mutex_t n_lock;
@@ -222,7 +228,8 @@ establish(conn *c, CtxtHandle *ctx)
     while (st == SEC_I_CONTINUE_NEEDED) {
         SecBuffer ib = {0, SECBUFFER_TOKEN, NULL}, ob = {0, SECBUFFER_TOKEN,
                                                          NULL};
-        SecBufferDesc id = {SECBUFFER_VERSION, 1, &ib},
+        SecBuffer ibs[2];
+        SecBufferDesc id = {SECBUFFER_VERSION, 1, ibs},
                       od = {SECBUFFER_VERSION, 1, &ob};
         ULONG attrs = 0;
         TimeStamp exp;
@@ -236,6 +243,12 @@ establish(conn *c, CtxtHandle *ctx)
         }
         ib.pvBuffer = in;
         ib.cbBuffer = (ULONG)len;
+        ibs[0] = ib;
+        if (srv->cb != NULL) {
+            ibs[1] = (SecBuffer){(ULONG)srv->cb_len,
+                                 SECBUFFER_CHANNEL_BINDINGS, srv->cb};
+            id.cBuffers = 2;
+        }
         st = srv->t->AcceptSecurityContext(
             &srv->cred, have_ctx ? ctx : NULL, &id, srv->asc_flags,
             SECURITY_NATIVE_DREP, ctx, &od, &attrs, &exp);
@@ -472,6 +485,7 @@ cli_server_main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"import-keytab", required_argument, NULL, 'k'},
         {"no-replay", no_argument, NULL, 'R'},
+        {"cb-app-data", required_argument, NULL, 'B'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -513,6 +527,21 @@ cli_server_main(int argc, char **argv)
         case 'R':
             replay = false;
             break;
+        case 'B': {
+            /* SEC_CHANNEL_BINDINGS: offsets relative to the structure,
+             * the application data right after it. */
+            size_t n = strlen(optarg);
+
+            free(srv.cb);
+            srv.cb_len = sizeof(*srv.cb) + n;
+            srv.cb = calloc(1, srv.cb_len);
+            if (srv.cb == NULL)
+                return CLI_EXIT_FAILURE;
+            srv.cb->cbApplicationDataLength = (ULONG)n;
+            srv.cb->dwApplicationDataOffset = sizeof(*srv.cb);
+            memcpy((uint8_t *)srv.cb + sizeof(*srv.cb), optarg, n);
+            break;
+        }
         case 'q':
             srv.quiet = true;
             break;
@@ -623,5 +652,6 @@ done:
         pthread_cond_wait(&srv.n_cond, &srv.n_lock);
     pthread_mutex_unlock(&srv.n_lock);
     srv.t->FreeCredentialsHandle(&srv.cred);
+    free(srv.cb);
     return rc;
 }

@@ -111,8 +111,10 @@ decrypt_ticket(accept_state *st)
     if (ret != HSMSSP_OK)
         return ret;
     ret = check_etype(st->cfg, t->enc.etype, "the ticket");
-    if (ret != HSMSSP_OK)
+    if (ret != HSMSSP_OK) {
+        st->krb_error = KERB_KDC_ERR_ETYPE_NOSUPP;
         return ret;
+    }
     ret = kerb_cred_keys_for(st->cred, st->server, t->enc.etype,
                              t->enc.has_kvno, t->enc.kvno, max, cands, &n);
     if (ret != HSMSSP_OK) {

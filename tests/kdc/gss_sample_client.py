@@ -108,6 +108,14 @@ def parse_args(argv):
                         "data (default: no channel bindings)")
     p.add_argument("--ccache", help="initiator ccache (default: "
                    "KRB5CCNAME)")
+    p.add_argument("--record-token", metavar="FILE",
+                   help="write the first context token sent to FILE")
+    p.add_argument("--send-token", metavar="FILE",
+                   help="send FILE as the first context token instead of "
+                        "a fresh one (replays a recorded AP-REQ)")
+    p.add_argument("--save-reply", metavar="FILE",
+                   help="write the server's first context token (AP-REP "
+                        "or KRB-ERROR) to FILE")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="socket timeout in seconds (default 30)")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -159,23 +167,44 @@ def make_context(args):
                                   usage="initiate", channel_bindings=cb)
 
 
-def establish(sock, ctx):
+def establish(sock, ctx, args):
     """Announces a context and runs the token loop until it is complete."""
     send_token(sock, TOKEN_NOOP | TOKEN_CONTEXT_NEXT, b"")
     in_tok = None
+    first = True
     while True:
         try:
             out_tok = ctx.step(in_tok)
         except gssapi.exceptions.GSSError as e:
             raise Failure(gss_text("initializing context", e))
+        if first and args.record_token:
+            with open(args.record_token, "wb") as f:
+                f.write(out_tok)
+        if first and args.send_token:
+            with open(args.send_token, "rb") as f:
+                out_tok = f.read()
         if out_tok:
             send_token(sock, TOKEN_CONTEXT, out_tok)
-        if ctx.complete:
+        if ctx.complete and not args.send_token:
             return
-        flags, in_tok = recv_token(sock, "context token")
+        flags, reply = recv_token(sock, "context token")
+        if first and args.save_reply:
+            with open(args.save_reply, "wb") as f:
+                f.write(reply)
         if not flags & TOKEN_CONTEXT:
             raise Failure(f"expected a CONTEXT token, got flags "
                           f"0x{flags:02x}")
+        if args.send_token:
+            # The reply answers the replayed token, not this context: let
+            # the GSS library read it (a KRB-ERROR gives its reason).
+            try:
+                ctx.step(reply)
+            except gssapi.exceptions.GSSError as e:
+                raise Failure(gss_text("server answered the replayed "
+                                       "token", e))
+            raise Failure("server accepted the replayed token")
+        in_tok = reply
+        first = False
 
 
 def exchange(sock, ctx, args, msg):
@@ -220,7 +249,7 @@ def run(args):
         raise Failure(f"connecting to {args.host}:{args.port}: {e}")
     with sock:
         try:
-            establish(sock, ctx)
+            establish(sock, ctx, args)
             for _ in range(args.count):
                 exchange(sock, ctx, args, msg)
             send_token(sock, TOKEN_NOOP, b"")
