@@ -26,6 +26,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1503,10 +1504,29 @@ pac_sign(void *arg, pacb_key which, int32_t cksumtype, const uint8_t *data,
 
 /* Rewrites the ticket of an e18 AP-REQ with a PAC built from *o (client,
  * authtime filled in here) and returns the new framed token. */
+typedef void (*ticket_tweak)(krb5_enc_tkt_part *etp, void *arg);
+
+static uint8_t *rewrite_ap_req(const gss_buffer_desc *t, pacb_opts *o,
+                               ticket_tweak tweak, void *tweak_arg,
+                               bool alter_after_sign, size_t *len_out);
+
 static uint8_t *
 ap_req_with_pac(const gss_buffer_desc *t, pacb_opts *o, uint8_t **pac_io,
                 size_t *pac_len_io, bool alter_after_sign, size_t *len_out)
 {
+    (void)pac_io;
+    (void)pac_len_io;
+    return rewrite_ap_req(t, o, NULL, NULL, alter_after_sign, len_out);
+}
+
+/* Re-encrypts the ticket of an e18 AP-REQ after changing it: a PAC built
+ * from *o (NULL: the KDC's authorization data stays), then tweak (NULL:
+ * nothing).  Returns the new framed token. */
+static uint8_t *
+rewrite_ap_req(const gss_buffer_desc *t, pacb_opts *o, ticket_tweak tweak,
+               void *tweak_arg, bool alter_after_sign, size_t *len_out)
+{
+    static pac_keys no_keys;
     krb5_context kc;
     krb5_keytab kt;
     krb5_keytab_entry ent;
@@ -1524,7 +1544,7 @@ ap_req_with_pac(const gss_buffer_desc *t, pacb_opts *o, uint8_t **pac_io,
     uint8_t *pac = NULL, *cipher, *out, *newtkt;
     size_t pac_len = 0, clen, ntl;
     char path[700];
-    pac_keys *keys = o->sign_arg;
+    pac_keys *keys = o != NULL ? o->sign_arg : &no_keys;
 
     assert_int_equal(krb5_init_context(&kc), 0);
     snprintf(path, sizeof(path), "FILE:%s/e18.keytab", realm_dir);
@@ -1549,27 +1569,37 @@ ap_req_with_pac(const gss_buffer_desc *t, pacb_opts *o, uint8_t **pac_io,
     assert_int_equal(krb5_c_decrypt(kc, &ent.key, 2, NULL, &ed, &plain), 0);
     assert_int_equal(decode_krb5_enc_tkt_part(&plain, &etp), 0);
 
-    /* The PAC, signed with the service key (and a stand-in KDC key). */
-    if (o->client_name == NULL)
-        o->client_name = "alice";
-    o->authtime = etp->times.authtime;
-    TU_OK(pacb_build(o, &pac, &pac_len));
-    if (alter_after_sign)
-        pac[pac_len - 9] ^= 0x01; /* inside the last buffer (LOGON_INFO) */
-    pacd.data = (char *)pac;
-    pacd.length = (unsigned)pac_len;
-    pac_ad = (krb5_authdata){KV5M_AUTHDATA, 128, (unsigned)pac_len,
-                             (krb5_octet *)pac};
-    pac_list[0] = &pac_ad;
-    pac_list[1] = NULL;
-    assert_int_equal(encode_krb5_authdata(pac_list, &adenc), 0);
-    ifrel = (krb5_authdata){KV5M_AUTHDATA, 1, adenc->length,
-                            (krb5_octet *)adenc->data};
-    ad_list[0] = &ifrel;
-    ad_list[1] = NULL;
-    etp->authorization_data = ad_list;
-    assert_int_equal(encode_krb5_enc_tkt_part(etp, &enc), 0);
-    etp->authorization_data = NULL;
+    if (o != NULL) {
+        krb5_authdata **kdc_ad = etp->authorization_data;
+
+        /* The PAC, signed with the service key (and a stand-in KDC key). */
+        if (o->client_name == NULL)
+            o->client_name = "alice";
+        o->authtime = etp->times.authtime;
+        TU_OK(pacb_build(o, &pac, &pac_len));
+        if (alter_after_sign)
+            pac[pac_len - 9] ^= 0x01; /* inside the last buffer */
+        pacd.data = (char *)pac;
+        pacd.length = (unsigned)pac_len;
+        pac_ad = (krb5_authdata){KV5M_AUTHDATA, 128, (unsigned)pac_len,
+                                 (krb5_octet *)pac};
+        pac_list[0] = &pac_ad;
+        pac_list[1] = NULL;
+        assert_int_equal(encode_krb5_authdata(pac_list, &adenc), 0);
+        ifrel = (krb5_authdata){KV5M_AUTHDATA, 1, adenc->length,
+                                (krb5_octet *)adenc->data};
+        ad_list[0] = &ifrel;
+        ad_list[1] = NULL;
+        etp->authorization_data = ad_list;
+        if (tweak != NULL)
+            tweak(etp, tweak_arg);
+        assert_int_equal(encode_krb5_enc_tkt_part(etp, &enc), 0);
+        etp->authorization_data = kdc_ad;
+    } else {
+        if (tweak != NULL)
+            tweak(etp, tweak_arg);
+        assert_int_equal(encode_krb5_enc_tkt_part(etp, &enc), 0);
+    }
 
     /* Re-encrypt and put the ticket back together around it. */
     {
@@ -1633,13 +1663,115 @@ ap_req_with_pac(const gss_buffer_desc *t, pacb_opts *o, uint8_t **pac_io,
     krb5_kt_close(kc, kt);
     krb5_free_context(kc);
     (void)pacd;
-    if (pac_io != NULL) {
-        *pac_io = pac;
-        *pac_len_io = pac_len;
-    } else {
-        free(pac);
-    }
+    free(pac);
     return out;
+}
+
+/* ---- ticket times -------------------------------------------------------- */
+
+static void
+expire(krb5_enc_tkt_part *etp, void *arg)
+{
+    (void)arg;
+    /* Ended an hour ago, longer than the skew. */
+    etp->times.endtime = (krb5_timestamp)(time(NULL) - 3600);
+}
+
+static void
+postdate(krb5_enc_tkt_part *etp, void *arg)
+{
+    (void)arg;
+    etp->times.starttime = (krb5_timestamp)(time(NULL) + 3600);
+}
+
+static void
+test_ticket_times(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    uint8_t *tok, *err = NULL;
+    size_t len, err_len = 0;
+    SECURITY_STATUS st;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = mit_init("e18", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
+    tok = rewrite_ap_req(&t, NULL, expire, NULL, false, &len);
+    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                    0, &h, &err, &err_len, NULL);
+    assert_int_equal(st, SEC_E_CONTEXT_EXPIRED);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "expired"));
+    check_krb_error(err, err_len, KERB_AP_ERR_TKT_EXPIRED);
+    FreeContextBuffer(err);
+    free(tok);
+    tok = rewrite_ap_req(&t, NULL, postdate, NULL, false, &len);
+    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                    0, &h, &err, &err_len, NULL);
+    assert_int_equal(st, SEC_E_TIME_SKEW);
+    assert_non_null(strstr(hsmssp_last_error_detail(), "future"));
+    check_krb_error(err, err_len, KERB_AP_ERR_TKT_NYV);
+    FreeContextBuffer(err);
+    free(tok);
+    /* The untouched ticket, rewritten without change, still works (the
+     * rewriting itself is sound). */
+    tok = rewrite_ap_req(&t, NULL, NULL, NULL, false, &len);
+    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                    0, &h, NULL, NULL, NULL);
+    assert_int_equal(st, SEC_E_OK);
+    DeleteSecurityContext(&h);
+    free(tok);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
+}
+
+/* A context whose ticket ends while it is in use: per-message calls are
+ * refused with SEC_E_CONTEXT_EXPIRED. */
+static void
+test_context_expiry(void **state)
+{
+    CredHandle cred;
+    CtxtHandle h;
+    gss_buffer_desc t = {0};
+    gss_ctx_id_t g;
+    OM_uint32 min;
+    uint8_t *tok;
+    size_t len;
+    sspi_slot *s;
+
+    (void)state;
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    g = mit_init("e18", std_flags & ~GSS_C_MUTUAL_FLAG,
+                 GSS_C_NO_CHANNEL_BINDINGS, &t);
+    tok = rewrite_ap_req(&t, NULL, NULL, NULL, false, &len);
+    assert_int_equal(accept_tok(&cred, tok, len,
+                                asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0,
+                                &h, NULL, NULL, NULL),
+                     SEC_E_OK);
+    mit_to_hsmssp(g, &h, (const uint8_t *)"before", 6, 1);
+    /* Let the ticket run out: move the context's end time into the past
+     * (the acceptor reads the clock at each call). */
+    s = sspi_handle_get(&h, SSPI_CTX, false);
+    ((kerb_ctx *)s->obj)->endtime = time(NULL) - 1;
+    sspi_handle_put(s);
+    {
+        gss_buffer_desc in = {5, (void *)"after"}, out = {0};
+
+        assert_false(GSS_ERROR(gss_wrap(&min, g, 1, 0, &in, NULL, &out)));
+        assert_int_equal(unwrap_stream(&h, out.value, out.length),
+                         SEC_E_CONTEXT_EXPIRED);
+        gss_release_buffer(&min, &out);
+    }
+    DeleteSecurityContext(&h);
+    free(tok);
+    gss_release_buffer(&min, &t);
+    gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
+    FreeCredentialsHandle(&cred);
 }
 
 static void
@@ -1927,6 +2059,8 @@ main(void)
         cmocka_unit_test(test_signonly_iov),
         cmocka_unit_test(test_pac_and_attributes),
         cmocka_unit_test(test_pac_logon_info),
+        cmocka_unit_test(test_ticket_times),
+        cmocka_unit_test(test_context_expiry),
         cmocka_unit_test(test_delegation),
         cmocka_unit_test(test_arrival_buffers_released),
         cmocka_unit_test(test_handles),
