@@ -1,19 +1,24 @@
 #!/bin/bash
 # tools/demo.sh BUILD_DIR: `make demo`.
 #
-# Shows what hsmssp does today, on a throw-away SoftHSM2 token under
-# BUILD_DIR/demo (its own softhsm2.conf: no system token is touched):
-#   1. creates the token,
-#   2. generates two fresh random service keys (aes256-cts-hmac-sha1-96 and
-#      aes128-cts-hmac-sha256-128) in 0600 files, imports them as
-#      sensitive, non-extractable token objects and shreds the files,
-#   3. uses each key on the token (encrypt, decrypt, tamper check,
-#      checksum) from a second process that only knows the key's id,
-#   4. lists the objects as pkcs11-tool sees them (when installed),
-#   5. runs `hsmssp probe` against SoftHSM2 and NSS softoken.
+# A Kerberos server whose service key lives in a PKCS#11 token, and an
+# unmodified MIT client logging into it, all throw-away and on 127.0.0.1:
+#   1. a Kerberos realm (MIT KDC) with a user, alice, and a service,
+#      e18/localhost, whose key is in a keytab file;
+#   2. a SoftHSM2 token;
+#   3. the keytab imported into the token, then deleted: from now on the
+#      key exists only on the token, and the token never gives it back;
+#   4. `hsmssp probe`: what the token computes itself;
+#   5. `hsmssp server` for e18/localhost (SSPI AcceptSecurityContext);
+#   6. alice gets a ticket and MIT's gss-client logs in and sends sealed
+#      messages; the server opens them and signs its replies on the token;
+#   7. the same login replayed is refused;
+#   8. everything stopped.
+# Nothing outside BUILD_DIR/demo is touched.
 set -eu
 
 build=$(cd "${1:?usage: tools/demo.sh BUILD_DIR}" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
 cli=$build/tools/hsmssp
 softhsm=/usr/lib/softhsm/libsofthsm2.so
 nss=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
@@ -29,7 +34,7 @@ say() {
 run() {
     # Shows the command line (never a secret: PINs travel in files) and
     # indents what it prints.
-    printf '    $ %s\n' "$*" | sed "s|$build|\$BUILD|g"
+    printf '    $ %s\n' "$*" | sed "s|$build|\$BUILD|g; s|$src|\$SRC|g"
     "$@" 2>&1 | sed 's/^/      /'
     return "${PIPESTATUS[0]}"
 }
@@ -38,14 +43,31 @@ run() {
 [ -f "$softhsm" ] || { echo "demo: SoftHSM2 missing ($softhsm)" >&2; exit 1; }
 
 demo=$build/demo
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    bash "$src/tests/common/realm-stop.sh" "$demo" >/dev/null 2>&1 || true
+    [ -f "$demo/e18.keytab" ] && shred -u "$demo/e18.keytab"
+    return 0
+}
+trap cleanup EXIT
+bash "$src/tests/common/realm-stop.sh" "$demo" >/dev/null 2>&1 || true
 rm -rf "$demo"
 mkdir -p "$demo/tokens"
 chmod 700 "$demo"
 umask 077
-# Whatever happens, no key file survives the demo.
-trap 'for f in "$demo"/service-*.key; do [ -f "$f" ] && shred -u "$f"; done' EXIT
 
-step "1. A throw-away SoftHSM2 token"
+step "1. A throw-away Kerberos realm"
+bash "$src/tests/common/realm-setup.sh" "$demo" >"$demo/realm-setup.log" 2>&1 ||
+    { cat "$demo/realm-setup.log"; exit 1; }
+# shellcheck disable=SC1091
+. "$demo/realm/env.sh"
+say "An MIT KDC for the realm $HSMSSP_REALM listens on 127.0.0.1:$HSMSSP_KDC_PORT."
+say "It knows the user alice and the service e18/localhost, whose secret key"
+say "(aes256-cts-hmac-sha1-96) the KDC wrote to a keytab file: that key is what"
+say "a Kerberos server normally keeps on disk and loads into memory."
+
+step "2. A throw-away token (SoftHSM2 stands in for an HSM or a TPM)"
 cat >"$demo/softhsm2.conf" <<CONF
 directories.tokendir = $demo/tokens
 objectstore.backend = file
@@ -57,71 +79,86 @@ pin=$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')
 so_pin=$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')
 softhsm2-util --init-token --free --label hsmssp-demo --so-pin "$so_pin" \
     --pin "$pin" >/dev/null
-# The PIN file holds the PIN without a trailing newline: hsmssp reads PIN
-# files verbatim, and a newline would be part of the PIN.
+# hsmssp reads PIN files verbatim: no trailing newline.
 printf '%s' "$pin" >"$demo/pin"
-say "token 'hsmssp-demo' in \$BUILD/demo/tokens (SOFTHSM2_CONF=\$BUILD/demo/softhsm2.conf)"
-say "user PIN: random, in \$BUILD/demo/pin (mode 0600, no trailing newline)"
-uri='pkcs11:token=hsmssp-demo'
-tok=(--module "$softhsm" --token "$uri" --pin-file "$demo/pin")
+cat >"$demo/hsmssp.conf" <<CONF
+[token]
+    module = $softhsm
+    uri = pkcs11:token=hsmssp-demo
+    pin_file = $demo/pin
+[kerberos]
+    rcache = $demo/rcache/e18
+CONF
+chmod 600 "$demo/hsmssp.conf"
+say "Token 'hsmssp-demo' with a random PIN in \$BUILD/demo/pin (mode 0600)."
+say "hsmssp's configuration, \$BUILD/demo/hsmssp.conf, names the token and"
+say "the PIN file (docs/config.md)."
 
-# etype, CKA_ID, label, key length for the two demo keys.
-keys=(
-    "18 48545450 HTTP/www.demo.test@DEMO.TEST/kvno1/aes256-sha1 32"
-    "19 48545451 HTTP/www.demo.test@DEMO.TEST/kvno1/aes128-sha256 16"
-)
-
-step "2. Fresh random service keys, imported into the token"
-for k in "${keys[@]}"; do
-    read -r etype id label len <<<"$k"
-    keyfile=$demo/service-$etype.key
-    head -c "$len" /dev/urandom >"$keyfile"
-    say "generated $len random bytes in $(basename "$keyfile") (mode $(stat -c %a "$keyfile"))"
-    run "$cli" key import-raw "${tok[@]}" --etype "$etype" --id "$id" \
-        --label "$label" <"$keyfile"
-    shred -u "$keyfile"
-    say "$(basename "$keyfile") shredded: the key now exists only on the token"
-done
-
-step "3. Using the keys on the token (a new process finds them by CKA_ID)"
-for k in "${keys[@]}"; do
-    read -r etype id label len <<<"$k"
-    run "$cli" key test "${tok[@]}" --etype "$etype" --id "$id"
-done
-say "etype 19 on SoftHSM2: its per-usage keys were derived on the host during"
-say "the import (level H(import)); every later use runs on the token."
-
-step "4. The objects as another PKCS#11 tool sees them"
+step "3. The service key moves into the token; the keytab is deleted"
+cp "$HSMSSP_KT_E18" "$demo/e18.keytab"
+run "$cli" keytab import --config "$demo/hsmssp.conf" --remove-source \
+    "$demo/e18.keytab"
+say "The key is now a token object marked sensitive and not extractable;"
+say "the keytab copy is gone.  What the token holds:"
+run "$cli" keytab list --config "$demo/hsmssp.conf"
 if command -v pkcs11-tool >/dev/null; then
-    # pkcs11-tool takes the PIN on its command line; it is a throw-away
-    # token's PIN, so this is acceptable here only.
-    # One line per secret-key object: its label, type and access flags.
+    say "and as another PKCS#11 tool sees it (its value cannot be read):"
     pkcs11-tool --module "$softhsm" --token-label hsmssp-demo --login \
-        --pin "$(cat "$demo/pin")" --list-objects --type secrkey 2>/dev/null |
-        awk '/^Secret Key Object/ { sub(/^Secret Key Object; /, ""); t = $0 }
-             /label:/ { sub(/^ *label: */, ""); l = $0 }
+        --pin "$pin" --list-objects --type secrkey 2>/dev/null |
+        awk '/label:/ { sub(/^ *label: */, ""); l = $0 }
              /Access:/ { sub(/^ *Access: */, "");
-                         printf "      %-56s %s, %s\n", l, t, $0 }' | sort ||
-        say "(pkcs11-tool could not list the objects)"
-    say "each object is sensitive and not extractable: the token never hands"
-    say "its value out.  The etype 19 key comes with its per-usage keys (/u<usage><role>),"
-    say "made at import; etype 18 derives its per-usage keys on the token when used."
-else
-    say "(pkcs11-tool from opensc not installed; skipped)"
+                         printf "      %s: %s\n", l, $0 }'
 fi
 
-step "5. What runs where: hsmssp probe on SoftHSM2"
-run "$cli" probe "${tok[@]}"
+step "4. What the token computes itself"
+# The Kerberos rows of the table (the NTLM rows matter for a later package).
+run "$cli" probe --module "$softhsm" --token pkcs11:token=hsmssp-demo \
+    --pin-file "$demo/pin" | sed '/NTOWFv2/,$d' 
+say "aes256-cts-hmac-sha1-96 runs entirely on the token (level T): the ticket"
+say "will be decrypted there, and the messages sealed and signed there."
 
-step "6. What runs where: hsmssp probe on NSS softoken (PKCS#11 3.0)"
+step "5. hsmssp's sample server for e18/localhost"
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$cli" server --config "$demo/hsmssp.conf" --port "$port" \
+    e18@localhost >"$demo/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 50); do
+    grep -q listening "$demo/server.log" 2>/dev/null && break
+    sleep 0.1
+done
+sed 's/^/      /' "$demo/server.log"
+say "It uses only the SSPI calls a Windows server would use"
+say "(AcquireCredentialsHandle, AcceptSecurityContext, DecryptMessage,"
+say "MakeSignature), with the key on the token behind them."
+
+step "6. alice logs in with MIT's own gss-client"
+export KRB5CCNAME=FILE:$demo/alice.cc
+run kinit -k -t "$HSMSSP_KT_ALICE" "alice@$HSMSSP_REALM"
+say "alice has a ticket-granting ticket; gss-client gets a ticket for"
+say "e18/localhost from the KDC and sends it, wrapped in an AP-REQ:"
+run gss-client -port "$port" -mcount 3 localhost e18@localhost \
+    "hello from an MIT client" | grep -E "init_sec_context|Signature|flag: GSS_C_MUTUAL|flag: GSS_C_CONF" || true
+sleep 0.3
+say "The server's side:"
+sed -n '2,$p' "$demo/server.log" | sed 's/^/      /'
+say "On the token: the ticket was decrypted with the service key; the"
+say "session's key was imported at arrival and is now a token object too."
+say "Each sealed message was opened on the token (DecryptMessage) and each"
+say "reply signed there (MakeSignature); gss-client verified every signature."
+
+step "7. A replayed login is refused"
+/usr/bin/python3 "$src/tests/kdc/gss_sample_client.py" --port "$port" -q \
+    --record-token "$demo/ap-req" localhost e18@localhost "once" >/dev/null
+run /usr/bin/python3 "$src/tests/kdc/gss_sample_client.py" --port "$port" \
+    --send-token "$demo/ap-req" localhost e18@localhost "twice" || true
+say "The server's replay cache (\$BUILD/demo/rcache) recognised the AP-REQ;"
+say "it survives restarts and is shared by every server process."
+
+step "8. NSS softoken, a PKCS#11 3.0 token, runs even more on the token"
 if [ -f "$nss" ]; then
-    run "$cli" probe --module "$nss" --token "$nss_uri"
-else
-    say "(NSS softoken $nss not installed; skipped)"
+    run "$cli" probe --module "$nss" --token "$nss_uri" | sed -n '1,9p;/OPERATION/,/^$/p' | head -30
 fi
 
 step "Done"
-say "SoftHSM2 lacks AES-CTS, RC4 and HMAC-to-key derivation, so etype 23 is"
-say "H(op) there and refused unless --allow-host-op krb; NSS softoken has the"
-say "PKCS#11 3.0 KDFs and runs every row on the token.  See docs/probe.md."
-say "The demo token stays in \$BUILD/demo until the next 'make demo'."
+say "Server, KDC and token were throw-away; they stay in \$BUILD/demo until the"
+say "next 'make demo'.  More: README.md, docs/sspi.md, docs/interop.md."
