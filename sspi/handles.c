@@ -4,8 +4,8 @@
  *
  * One mutex guards the table: lookups are short (index, compare, count a
  * reference), and the provider work happens outside it.  The table grows
- * by doubling up to a bound so that a program that leaks handles gets
- * SEC_E_INSUFFICIENT_MEMORY instead of exhausting the process.
+ * a chunk at a time up to a bound, so that a program that leaks handles
+ * gets SEC_E_INSUFFICIENT_MEMORY instead of exhausting the process.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +13,27 @@
 
 #include "sspi/sspi-int.h"
 
-#define MAX_SLOTS (1u << 20)
+/* Slots live in chunks that never move once allocated: callers keep a
+ * slot pointer between sspi_handle_get() and sspi_handle_put(), so the
+ * table may grow while they do, but a slot must never be relocated.  The chunk
+ * directory is fixed-size. */
+#define CHUNK_SLOTS 256u
+#define MAX_CHUNKS 4096u
+#define MAX_SLOTS (CHUNK_SLOTS * MAX_CHUNKS) /* 2^20 */
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static sspi_slot *slots;
-static size_t n_slots;
+static sspi_slot *chunks[MAX_CHUNKS];
+static size_t n_slots; /* slots in allocated chunks */
 static size_t free_hint;
 static uint64_t next_gen = 1;
 static uint64_t cookie_key;
 static pid_t cookie_pid;
+
+static sspi_slot *
+slot_at(size_t i)
+{
+    return &chunks[i / CHUNK_SLOTS][i % CHUNK_SLOTS];
+}
 
 /* The runtime. */
 static prov_env *runtime_env;
@@ -62,6 +74,7 @@ hsmssp_err
 sspi_handle_new(sspi_kind kind, const prov_package *pkg, void *obj,
                 SecHandle *h_out)
 {
+    sspi_slot *s;
     size_t i;
     hsmssp_err ret;
 
@@ -70,41 +83,39 @@ sspi_handle_new(sspi_kind kind, const prov_package *pkg, void *obj,
     if (ret != HSMSSP_OK)
         goto out;
     for (i = free_hint; i < n_slots; i++)
-        if (!slots[i].used)
+        if (!slot_at(i)->used)
             break;
     if (i >= n_slots) {
         for (i = 0; i < free_hint && i < n_slots; i++)
-            if (!slots[i].used)
+            if (!slot_at(i)->used)
                 break;
         if (i >= free_hint || i >= n_slots) {
-            size_t cap = n_slots ? n_slots * 2 : 64;
-            sspi_slot *v;
-
-            if (cap > MAX_SLOTS) {
+            /* Every slot is taken: add a chunk (existing ones stay). */
+            if (n_slots >= MAX_SLOTS) {
                 ret = BASE_ERR(HSMSSP_ERR_NOMEM,
                                "more than %u open handles", MAX_SLOTS);
                 goto out;
             }
-            v = realloc(slots, cap * sizeof(*v));
-            if (v == NULL) {
+            chunks[n_slots / CHUNK_SLOTS] =
+                calloc(CHUNK_SLOTS, sizeof(sspi_slot));
+            if (chunks[n_slots / CHUNK_SLOTS] == NULL) {
                 ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
                 goto out;
             }
-            memset(v + n_slots, 0, (cap - n_slots) * sizeof(*v));
             i = n_slots;
-            slots = v;
-            n_slots = cap;
+            n_slots += CHUNK_SLOTS;
         }
     }
-    memset(&slots[i], 0, sizeof(slots[i]));
-    slots[i].used = true;
-    slots[i].kind = kind;
-    slots[i].gen = next_gen++;
-    slots[i].pid = getpid();
-    slots[i].pkg = pkg;
-    slots[i].obj = obj;
+    s = slot_at(i);
+    memset(s, 0, sizeof(*s));
+    s->used = true;
+    s->kind = kind;
+    s->gen = next_gen++;
+    s->pid = getpid();
+    s->pkg = pkg;
+    s->obj = obj;
     h_out->dwLower = (ULONG_PTR)(i + 1);
-    h_out->dwUpper = cookie(slots[i].gen, kind);
+    h_out->dwUpper = cookie(s->gen, kind);
     free_hint = i + 1;
 out:
     pthread_mutex_unlock(&table_lock);
@@ -123,18 +134,18 @@ sspi_handle_get(const SecHandle *h, sspi_kind kind, bool allow_forked)
     }
     pthread_mutex_lock(&table_lock);
     i = (size_t)h->dwLower;
-    if (i == 0 || i > n_slots || !slots[i - 1].used ||
-        slots[i - 1].dead || slots[i - 1].kind != kind ||
-        cookie(slots[i - 1].gen, kind) != h->dwUpper) {
+    if (i == 0 || i > n_slots || !slot_at(i - 1)->used ||
+        slot_at(i - 1)->dead || slot_at(i - 1)->kind != kind ||
+        cookie(slot_at(i - 1)->gen, kind) != h->dwUpper) {
         (void)BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
                        "%s handle is unknown, deleted or of another kind",
                        kind == SSPI_CRED ? "credential" : "context");
-    } else if (slots[i - 1].pid != getpid() && !allow_forked) {
+    } else if (slot_at(i - 1)->pid != getpid() && !allow_forked) {
         (void)BASE_ERR(HSMSSP_ERR_FORKED,
                        "%s handle was made before fork()",
                        kind == SSPI_CRED ? "credential" : "context");
     } else {
-        s = &slots[i - 1];
+        s = slot_at(i - 1);
         s->refs++;
     }
     pthread_mutex_unlock(&table_lock);
@@ -154,8 +165,9 @@ release_unlocked(sspi_slot *s, const prov_package **pkg, void **obj,
     *pkg = s->pkg;
     *obj = s->obj;
     *kind = s->kind;
+    /* The generation moves on, so the freed slot's old handles stay
+     * invalid when it is reused. */
     memset(s, 0, sizeof(*s));
-    free_hint = (size_t)(s - slots);
 }
 
 static void

@@ -1914,6 +1914,43 @@ test_arrival_buffers_released(void **state)
     FreeCredentialsHandle(&cred);
 }
 
+/* ---- many live contexts ------------------------------------------------ */
+
+/* Hundreds of contexts alive at once: the handle table grows while
+ * AcceptSecurityContext holds the credential's slot (the table must never
+ * move a slot), and more contexts than the derived-key cache holds keep
+ * working. */
+static void
+test_many_contexts(void **state)
+{
+    enum { N = 300 };
+    CredHandle cred;
+    CtxtHandle *h = calloc(N, sizeof(*h));
+    gss_ctx_id_t *g = calloc(N, sizeof(*g));
+    OM_uint32 min;
+
+    (void)state;
+    assert_non_null(h);
+    assert_non_null(g);
+    softhsm_runtime(false, false, NULL);
+    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    for (int i = 0; i < N; i++)
+        g[i] = establish(&cred, "e18", std_flags & ~GSS_C_MUTUAL_FLAG, &h[i],
+                         NULL);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < N; i++) {
+            mit_to_hsmssp(g[i], &h[i], (const uint8_t *)"many", 4, 1);
+            hsmssp_to_mit(g[i], &h[i], (const uint8_t *)"many", 4, true);
+        }
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(DeleteSecurityContext(&h[i]), SEC_E_OK);
+        gss_delete_sec_context(&min, &g[i], GSS_C_NO_BUFFER);
+    }
+    FreeCredentialsHandle(&cred);
+    free(h);
+    free(g);
+}
+
 /* ---- ImpersonateSecurityContext ---------------------------------------- */
 
 /* Writes a copy of the realm's krb5.conf whose realm maps alice to
@@ -2063,6 +2100,7 @@ main(void)
         cmocka_unit_test(test_context_expiry),
         cmocka_unit_test(test_delegation),
         cmocka_unit_test(test_arrival_buffers_released),
+        cmocka_unit_test(test_many_contexts),
         cmocka_unit_test(test_handles),
         cmocka_unit_test(test_impersonation),
         cmocka_unit_test(test_fork),
