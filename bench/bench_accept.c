@@ -973,35 +973,6 @@ cleanup:
     return ok;
 }
 
-/* XXX: works around a bug in sspi/handles.c: sspi_handle_new() reallocs
- * the slot table while AcceptSecurityContext still holds the credential's
- * slot pointer from sspi_handle_get(), so sspi_handle_put() then writes
- * freed memory (ASan: heap-use-after-free) whenever the table grows,
- * i.e. when more than 64, 128, ... handles are open at once, as in the
- * memory run.  Opening n credential handles first, while no slot is held,
- * grows the table once; it never shrinks, so later calls do not move
- * it.  Reported in the benchmark's commit; remove once fixed. */
-static void
-pregrow_handles(size_t n)
-{
-    CredHandle *h = calloc(n, sizeof(*h));
-    size_t i;
-
-    if (h == NULL)
-        return;
-    for (i = 0; i < n; i++) {
-        TimeStamp exp;
-
-        if (AcquireCredentialsHandleA(NULL, "Kerberos", SECPKG_CRED_INBOUND,
-                                      NULL, NULL, NULL, NULL, &h[i],
-                                      &exp) != SEC_E_OK)
-            break;
-    }
-    while (i-- > 0)
-        FreeCredentialsHandle(&h[i]);
-    free(h);
-}
-
 /* ---- measuring -------------------------------------------------------- */
 
 /* One slice of accept on path p, service si: batches of ACCEPT_BATCH
@@ -1914,9 +1885,6 @@ main(int argc, char **argv)
         else
             setup_mit(p);
     }
-
-    if (paths[P_SOFTHSM].ok || paths[P_NSS].ok)
-        pregrow_handles((o.contexts > o.many ? o.contexts : o.many) + 128);
 
     /* Message contexts, checked in both directions at every size. */
     for (i = 0; i < N_PATHS; i++) {

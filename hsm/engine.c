@@ -416,6 +416,50 @@ derive_hmac_md5_key(hsm_token *tok, CK_OBJECT_HANDLE base, const uint8_t *msg,
 
 /* The per-usage key (usage, role) of key: a stored H(import) object, a
  * cached object, or a fresh derivation that is cached. */
+/* A derived object a session key owns for (usage, role), or
+ * CK_INVALID_HANDLE. */
+static CK_OBJECT_HANDLE
+own_find(hsm_key *key, int32_t usage, uint8_t role)
+{
+    CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+
+    pthread_mutex_lock(&key->lock);
+    for (size_t i = 0; i < key->n_own; i++)
+        if (key->own[i].usage == usage && key->own[i].role == role)
+            obj = key->own[i].obj;
+    pthread_mutex_unlock(&key->lock);
+    return obj;
+}
+
+/* Keeps a freshly derived object with its session key; another thread
+ * may have derived the same one meanwhile (keep theirs), and a full table
+ * makes the object a one-use temporary. */
+static hsmssp_err
+own_insert(hsm_key *key, int32_t usage, uint8_t role, CK_OBJECT_HANDLE obj,
+           dkey *d)
+{
+    CK_OBJECT_HANDLE theirs = CK_INVALID_HANDLE;
+    bool kept = false;
+
+    pthread_mutex_lock(&key->lock);
+    for (size_t i = 0; i < key->n_own; i++)
+        if (key->own[i].usage == usage && key->own[i].role == role)
+            theirs = key->own[i].obj;
+    if (theirs == CK_INVALID_HANDLE && key->n_own < HSM_OWN_MAX) {
+        key->own[key->n_own++] = (hsm_stored_usage){usage, role, obj};
+        kept = true;
+    }
+    pthread_mutex_unlock(&key->lock);
+    if (theirs != CK_INVALID_HANDLE) {
+        hsm_obj_destroy(key->tok, obj);
+        d->obj = theirs;
+    } else {
+        d->obj = obj;
+        d->temporary = !kept;
+    }
+    return HSMSSP_OK;
+}
+
 /* The object stored beside the key at import with (usage, role), or
  * CK_INVALID_HANDLE. */
 static CK_OBJECT_HANDLE
@@ -460,13 +504,23 @@ get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
                         ei->name, (int)usage);
     }
 
-    pthread_mutex_lock(&tok->cache_lock);
-    e = hsm_cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
-    pthread_mutex_unlock(&tok->cache_lock);
-    if (e != NULL) {
-        d->entry = e;
-        d->obj = e->obj;
-        return HSMSSP_OK;
+    if (key->key_class == HSM_KEY_SESSION && !key->persistent) {
+        /* A session key owns its derived objects (hsm-int.h). */
+        obj = own_find(key, usage, role);
+        if (obj != CK_INVALID_HANDLE) {
+            d->obj = obj;
+            return HSMSSP_OK;
+        }
+    } else {
+        pthread_mutex_lock(&tok->cache_lock);
+        e = hsm_cache_find_unlocked(&tok->cache, key->serial, usage, role,
+                                    gen);
+        pthread_mutex_unlock(&tok->cache_lock);
+        if (e != NULL) {
+            d->entry = e;
+            d->obj = e->obj;
+            return HSMSSP_OK;
+        }
     }
 
     if (plan->derive == HSM_DERIVE_FEEDBACK_MD5 && role == HSM_ROLE_RC4_KC0) {
@@ -505,6 +559,8 @@ get_dkey(hsm_key *key, const etype_info *ei, const hsm_etype_plan *plan,
     if (ret != HSMSSP_OK)
         return ret;
 
+    if (key->key_class == HSM_KEY_SESSION && !key->persistent)
+        return own_insert(key, usage, role, obj, d);
     pthread_mutex_lock(&tok->cache_lock);
     e = hsm_cache_find_unlocked(&tok->cache, key->serial, usage, role, gen);
     if (e == NULL)
@@ -742,6 +798,15 @@ cts_decrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
                            "C_Decrypt(CKM_AES_CTS)");
     }
 
+    if (d == 16) {
+        /* Whole blocks: CS3 only swapped the last two, so swapping them
+         * back leaves plain CBC ciphertext: one call. */
+        memcpy(work, c, (n - 2) * 16);
+        memcpy(work + (n - 2) * 16, c + L - 16, 16);
+        memcpy(work + (n - 1) * 16, c + L - 32, 16);
+        return p11_decrypt(tok, s, &cbc, ke, work, L, out, L,
+                           "C_Decrypt(CKM_AES_CBC)");
+    }
     /* Composed (DESIGN sec. 8): tail = the final d bytes, Cn = the 16
      * before them.  Z = D(Cn) = (Pn || 0) xor C(n-1), so C(n-1) =
      * tail || Z[d..16) and Pn = Z[0..d) xor tail.  One block of ECB, then

@@ -266,7 +266,16 @@ struct hsm_key {
     bool have_z;
     hsm_stored_usage *stored;
     size_t n_stored;
+    /* Per-usage keys a class S key derived on the token, owned by the key
+     * (destroyed with it) rather than kept in the token's shared cache: a
+     * server's hundreds of contexts would otherwise evict each other's
+     * keys from the cache at every message.  At most HSM_OWN_MAX (every
+     * usage and role an RFC 4121 context uses fits); beyond, a derived
+     * key is used once and destroyed. */
+    hsm_stored_usage own[16];
+    size_t n_own;
 };
+#define HSM_OWN_MAX 16
 
 /* ---- objects (import.c) --------------------------------------------- */
 

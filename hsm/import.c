@@ -190,7 +190,11 @@ base_template(const hsm_etype_plan *plan, const hsm_key_spec *spec,
 {
     memset(t, 0, sizeof(*t));
     t->token = spec->persistent;
-    t->priv = true;
+    /* Long-term and persistent keys are private (they need the login).  A
+     * class S session object is visible to this process's sessions only
+     * whatever CKA_PRIVATE says, and a non-private one costs less per use
+     * on SoftHSM2 (DESIGN sec. 3), as for the derived objects. */
+    t->priv = spec->persistent || spec->key_class == HSM_KEY_LONG_TERM;
     t->id = spec->id;
     t->id_len = spec->id_len;
     t->label = spec->label;
@@ -429,6 +433,10 @@ key_release(hsm_key *key, bool all)
             hsm_obj_destroy(tok, doomed[i]);
     } while (n_doomed == BASE_ARRAY_LEN(doomed));
 
+    if (same_process) {
+        for (size_t i = 0; i < key->n_own; i++)
+            hsm_obj_destroy(tok, key->own[i].obj);
+    }
     if (same_process && (all || !key->persistent)) {
         for (size_t i = 0; i < key->n_stored; i++)
             hsm_obj_destroy(tok, key->stored[i].obj);
@@ -1043,6 +1051,8 @@ hsm_key_objects(hsm_key *key, unsigned long *handles, size_t max)
     PUT(key->base);
     for (size_t i = 0; i < key->n_stored; i++)
         PUT(key->stored[i].obj);
+    for (size_t i = 0; i < key->n_own; i++)
+        PUT(key->own[i].obj);
     pthread_mutex_unlock(&key->lock);
     pthread_mutex_lock(&tok->cache_lock);
     for (size_t i = 0; i < tok->cache.cap; i++) {

@@ -562,6 +562,63 @@ test_sizes_nss(void **state)
     sizes_on(TU_NSS);
 }
 
+/* ---- session keys own their derived keys ------------------------------ */
+
+/* A server holds a context key per client: their per-usage keys belong to
+ * the key, not to the token's bounded shared cache, so many contexts never
+ * evict each other's keys; each key's objects go with it. */
+static void
+session_own_on(tu_token_kind kind)
+{
+    hsm_token *tok = tok_of(kind);
+    enum { NKEYS = 20 }; /* x 4 derived keys: well past CACHE_MAX */
+    static const int32_t usages[] = {22, 24};
+    hsm_key *keys[NKEYS];
+    uint8_t kb[32], msg[40], ct[128], pt[128];
+    size_t clen, plen, objs0, cache0, per_key = 0;
+
+    objs0 = tu_count_objects(tok, false);
+    cache0 = hsm_token_cache_size(tok);
+    tu_fill(msg, sizeof(msg), 3);
+    for (int i = 0; i < NKEYS; i++) {
+        tu_fill(kb, 32, (uint32_t)(3000 + i));
+        TU_OK(import_key(tok, 18, kb, 32, HSM_KEY_SESSION, &keys[i]));
+        for (size_t u = 0; u < BASE_ARRAY_LEN(usages); u++) {
+            TU_OK(hsm_krb_encrypt(keys[i], usages[u], msg, sizeof(msg), ct,
+                                  sizeof(ct), &clen));
+            TU_OK(hsm_krb_decrypt(keys[i], usages[u], ct, clen, pt,
+                                  sizeof(pt), &plen));
+        }
+        per_key = hsm_key_objects(keys[i], NULL, 0);
+        /* base + Ke and Ki for each usage */
+        assert_int_equal(per_key, 1 + 2 * BASE_ARRAY_LEN(usages));
+    }
+    assert_int_equal(hsm_token_cache_size(tok), cache0);
+    assert_int_equal(tu_count_objects(tok, false), objs0 + NKEYS * per_key);
+    /* Still derived, not re-derived: a second pass makes no object. */
+    for (int i = 0; i < NKEYS; i++)
+        TU_OK(hsm_krb_encrypt(keys[i], 22, msg, sizeof(msg), ct, sizeof(ct),
+                              &clen));
+    assert_int_equal(tu_count_objects(tok, false), objs0 + NKEYS * per_key);
+    for (int i = 0; i < NKEYS; i++)
+        hsm_key_free(keys[i]);
+    assert_int_equal(tu_count_objects(tok, false), objs0);
+}
+
+static void
+test_session_keys_own_derived_softhsm(void **state)
+{
+    (void)state;
+    session_own_on(TU_SOFTHSM);
+}
+
+static void
+test_session_keys_own_derived_nss(void **state)
+{
+    (void)state;
+    session_own_on(TU_NSS);
+}
+
 /* ---- cache eviction --------------------------------------------------- */
 
 /* Many keys through a small cache: entries are evicted and derived
@@ -583,7 +640,9 @@ eviction_on(tu_token_kind kind)
     tu_fill(msg, sizeof(msg), 1);
     for (int i = 0; i < NKEYS; i++) {
         tu_fill(kb, 32, (uint32_t)(1000 + i));
-        TU_OK(import_key(tok, 18, kb, 32, HSM_KEY_SESSION, &keys[i]));
+        /* Long-term keys use the token's shared cache (session keys own
+         * their derived keys: test_session_keys_own_derived). */
+        TU_OK(import_key(tok, 18, kb, 32, HSM_KEY_LONG_TERM, &keys[i]));
         TU_OK(hsm_krb_encrypt(keys[i], 22, msg, sizeof(msg), cts[i],
                               sizeof(cts[i]), &clen[i]));
         assert_true(hsm_token_cache_size(tok) <= CACHE_MAX);
@@ -935,6 +994,8 @@ main(void)
         cmocka_unit_test(test_damage_nss),
         cmocka_unit_test(test_sizes_softhsm),
         cmocka_unit_test(test_sizes_nss),
+        cmocka_unit_test(test_session_keys_own_derived_softhsm),
+        cmocka_unit_test(test_session_keys_own_derived_nss),
         cmocka_unit_test(test_eviction_softhsm),
         cmocka_unit_test(test_eviction_nss),
         cmocka_unit_test(test_threads_softhsm),

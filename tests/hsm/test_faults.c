@@ -180,7 +180,10 @@ import_key(hsm_token *tok, bool persistent, hsm_key **key_out)
     snprintf(id, sizeof(id), "hsmssp-faults-%ld-%u", (long)getpid(),
              ++key_serial);
     spec.etype = ETYPE;
-    spec.key_class = persistent ? HSM_KEY_LONG_TERM : HSM_KEY_SESSION;
+    /* Service keys (long-term), in session objects unless persistent: their
+     * derived keys go through the token's shared cache, which several
+     * cases watch. */
+    spec.key_class = HSM_KEY_LONG_TERM;
     spec.persistent = persistent;
     if (persistent) {
         spec.id = (const uint8_t *)id;

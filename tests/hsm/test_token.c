@@ -740,7 +740,8 @@ test_recover_close_all(void **state)
         size_t clen;
         memset(&spec, 0, sizeof(spec));
         spec.etype = HSM_ETYPE_AES256_SHA1;
-        spec.key_class = HSM_KEY_SESSION;
+        /* A long-term key: its derived keys go to the shared cache. */
+        spec.key_class = HSM_KEY_LONG_TERM;
         TU_OK(base_secret_new(32, 32, &kb));
         tu_fill(kb->data, 32, 5);
         TU_OK(hsm_key_import(tok, &spec, kb, &key));
