@@ -474,14 +474,10 @@ InitializeSecurityContextA(PCredHandle phCredential, PCtxtHandle phContext,
     cs = sspi_handle_get(phCredential, SSPI_CRED, false);
     if (cs == NULL)
         return bad_handle();
-    if (cs->pkg->init == NULL)
-        st = fail(BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
-                           "the %s package has no initiator in this "
-                           "version",
-                           cs->pkg->name));
-    else
-        st = fail(BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
-                           "the initiator is not wired yet"));
+    /* The Kerberos initiator is issue #4: no package offers one yet. */
+    st = fail(BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
+                       "the %s package has no initiator in this version",
+                       cs->pkg->name));
     sspi_handle_put(cs);
     return st;
 }

@@ -491,6 +491,7 @@ cli_server_main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *bind_addr = "127.0.0.1", *config = NULL, *keytab = NULL;
+    const char *cb_app = NULL;
     char *name;
     long port = 4444;
     bool once = false, replay = true;
@@ -527,21 +528,9 @@ cli_server_main(int argc, char **argv)
         case 'R':
             replay = false;
             break;
-        case 'B': {
-            /* SEC_CHANNEL_BINDINGS: offsets relative to the structure,
-             * the application data right after it. */
-            size_t n = strlen(optarg);
-
-            free(srv.cb);
-            srv.cb_len = sizeof(*srv.cb) + n;
-            srv.cb = calloc(1, srv.cb_len);
-            if (srv.cb == NULL)
-                return CLI_EXIT_FAILURE;
-            srv.cb->cbApplicationDataLength = (ULONG)n;
-            srv.cb->dwApplicationDataOffset = sizeof(*srv.cb);
-            memcpy((uint8_t *)srv.cb + sizeof(*srv.cb), optarg, n);
+        case 'B':
+            cb_app = optarg;
             break;
-        }
         case 'q':
             srv.quiet = true;
             break;
@@ -561,25 +550,42 @@ cli_server_main(int argc, char **argv)
     if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1)
         return cli_usage_error("server", "bad address '%s'", bind_addr);
 
+    if (cb_app != NULL) {
+        /* SEC_CHANNEL_BINDINGS: offsets relative to the structure, the
+         * application data right after it. */
+        size_t n = strlen(cb_app);
+
+        srv.cb_len = sizeof(*srv.cb) + n;
+        srv.cb = calloc(1, srv.cb_len);
+        if (srv.cb == NULL)
+            return CLI_EXIT_FAILURE;
+        srv.cb->cbApplicationDataLength = (ULONG)n;
+        srv.cb->dwApplicationDataOffset = sizeof(*srv.cb);
+        memcpy((uint8_t *)srv.cb + sizeof(*srv.cb), cb_app, n);
+    }
     signal(SIGPIPE, SIG_IGN);
     srv.t = InitSecurityInterfaceA();
     if (config != NULL) {
         st = HsmsspConfigureA(config);
         if (st != SEC_E_OK) {
             report(&srv, "configuration", st);
+            free(srv.cb);
             return CLI_EXIT_FAILURE;
         }
     }
     if (keytab != NULL) {
         rc = import_keytab(keytab, srv.quiet);
-        if (rc != CLI_EXIT_OK)
+        if (rc != CLI_EXIT_OK) {
+            free(srv.cb);
             return rc;
+        }
     }
     st = srv.t->AcquireCredentialsHandleA(name, MICROSOFT_KERBEROS_NAME_A,
                                           SECPKG_CRED_INBOUND, NULL, NULL,
                                           NULL, NULL, &srv.cred, &exp);
     if (st != SEC_E_OK) {
         report(&srv, "AcquireCredentialsHandle", st);
+        free(srv.cb);
         return CLI_EXIT_FAILURE;
     }
     srv.asc_flags = ASC_REQ_MUTUAL_AUTH | ASC_REQ_SEQUENCE_DETECT |
