@@ -9,8 +9,12 @@ set -eu
 # open-by-name test), python3 parses the CLI's JSON in
 # tests/hsm/test_cli_probe.sh, perl scans sources in
 # tests/unit/test_layering.sh, opensc's pkcs11-tool lists objects in the
-# demo.
-PKGS="cmake make gcc clang pkg-config libp11-kit-dev libkrb5-dev libssl-dev
+# demo.  libclang-rt-dev holds clang's sanitizer and libFuzzer runtimes
+# (libclang_rt.fuzzer, .asan, .ubsan for `make fuzz` and the fuzz-smoke
+# step of `make check`); clang only recommends it, and recommends are not
+# installed here.
+PKGS="cmake make gcc clang libclang-rt-dev pkg-config libp11-kit-dev
+libkrb5-dev libssl-dev
 libcmocka-dev libjansson-dev softhsm2 softhsm2-common libnss3 libnss3-tools
 opensc python3 perl krb5-kdc krb5-admin-server krb5-user krb5-gss-samples"
 
