@@ -13,8 +13,12 @@ set -eu
 # gssapi development files), python3-gssapi as a second client, tshark and
 # text2pcap (wireshark-common) to dissect the tokens hsmssp sends, and
 # faketime to move a server's clock; passwd's useradd creates the account
-# impersonation is tested with.
-PKGS="cmake make gcc clang pkg-config libp11-kit-dev libkrb5-dev libssl-dev
+# impersonation is tested with.  libclang-rt-dev holds clang's sanitizer
+# and libFuzzer runtimes (libclang_rt.fuzzer, .asan, .ubsan for `make
+# fuzz` and the fuzz-smoke step of `make check`); clang only recommends
+# it, and recommends are not installed here.
+PKGS="cmake make gcc clang libclang-rt-dev pkg-config libp11-kit-dev
+libkrb5-dev libssl-dev
 libcmocka-dev libjansson-dev softhsm2 softhsm2-common libnss3 libnss3-tools
 opensc python3 perl krb5-kdc krb5-admin-server krb5-user krb5-gss-samples
 krb5-multidev python3-gssapi tshark wireshark-common faketime passwd"

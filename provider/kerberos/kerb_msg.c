@@ -715,7 +715,7 @@ unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, const hsm_signonly *so,
     if (ret != HSMSSP_OK)
         return ret;
     for (size_t i = 0; i < n_so; i++)
-        if (so[i].at > blen)
+        if (so[i].at > (conf || blen < ck ? blen : blen - ck))
             return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                             "signed-only buffer beyond the message");
     if (!conf) {
