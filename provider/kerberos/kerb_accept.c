@@ -833,9 +833,12 @@ accept_token(accept_state *st, prov_step *step)
         c->flags |= PROV_F_IDENTIFY;
     if (step->req_flags & PROV_F_CONNECTION)
         c->flags |= PROV_F_CONNECTION;
+    /* RFC 4121 numbers messages with 64 bits, RFC 4757 (arcfour-hmac
+     * message keys) with 32: the window wraps where the peer's does. */
     kerb_seq_init(&c->recv, st->auth.has_seq ? st->auth.seq : 0,
                   (c->flags & PROV_F_REPLAY) != 0,
-                  (c->flags & PROV_F_SEQUENCE) != 0, true);
+                  (c->flags & PROV_F_SEQUENCE) != 0,
+                  c->etype != HSM_ETYPE_RC4_HMAC);
     c->established = true;
     step->ret_flags = c->flags;
     step->expiry = c->endtime;

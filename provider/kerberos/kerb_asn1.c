@@ -111,6 +111,33 @@ get_string(base_der *in, unsigned n, base_der *out)
     return check_string(*out);
 }
 
+static hsmssp_err
+get_string_opt(base_der *in, unsigned n, base_der *out, bool *present)
+{
+    CHECK(base_der_get_field_opt(in, n, BASE_DER_GENERAL_STRING, out,
+                                 present));
+    return *present ? check_string(*out) : HSMSSP_OK;
+}
+
+/* AuthorizationData and HostAddresses share one shape:
+ * SEQUENCE OF SEQUENCE { [0] Int32, [1] OCTET STRING }.  Checked whole at
+ * decode time, as MIT does, so that a malformed element is refused even
+ * when nothing reads it later. */
+static hsmssp_err
+check_typed_octets_list(base_der list)
+{
+    base_der one, v;
+    int32_t t;
+
+    while (list.len > 0) {
+        CHECK(base_der_get(&list, BASE_DER_SEQUENCE, &one, NULL));
+        CHECK(get_int32(&one, 0, &t));
+        CHECK(base_der_get_field(&one, 1, BASE_DER_OCTET_STRING, &v));
+        CHECK(base_der_end(&one));
+    }
+    return HSMSSP_OK;
+}
+
 /* PrincipalName ::= SEQUENCE { name-type [0] Int32,
  *                              name-string [1] SEQUENCE OF KerberosString } */
 static hsmssp_err
@@ -337,11 +364,11 @@ kerb_dec_enc_ticket_part(base_der in, kerb_enc_ticket_part *e)
     CHECK(base_der_get_field_opt(&seq, 9, BASE_DER_SEQUENCE, &e->caddr,
                                  &e->has_caddr));
     if (e->has_caddr)
-        CHECK(base_der_check(e->caddr, 3));
+        CHECK(check_typed_octets_list(e->caddr));
     CHECK(base_der_get_field_opt(&seq, 10, BASE_DER_SEQUENCE, &e->authz,
                                  &e->has_authz));
     if (e->has_authz)
-        CHECK(base_der_check(e->authz, KERB_ASN1_MAX_DEPTH));
+        CHECK(check_typed_octets_list(e->authz));
     return skip_extensions(&seq, 10);
 }
 
@@ -374,7 +401,7 @@ kerb_dec_authenticator(base_der in, kerb_authenticator *a)
     CHECK(base_der_get_field_opt(&seq, 8, BASE_DER_SEQUENCE, &a->authz,
                                  &a->has_authz));
     if (a->has_authz)
-        CHECK(base_der_check(a->authz, KERB_ASN1_MAX_DEPTH));
+        CHECK(check_typed_octets_list(a->authz));
     return skip_extensions(&seq, 8);
 }
 
@@ -431,13 +458,11 @@ kerb_dec_error(base_der in, kerb_error *e)
     CHECK(get_time(&seq, 4, &e->stime));
     CHECK(get_usec(&seq, 5, &e->susec));
     CHECK(get_int32(&seq, 6, &e->code));
-    CHECK(base_der_get_field_opt(&seq, 7, BASE_DER_GENERAL_STRING,
-                                 &e->crealm, &e->has_crealm));
+    CHECK(get_string_opt(&seq, 7, &e->crealm, &e->has_crealm));
     CHECK(get_principal_opt(&seq, 8, &e->cname, &e->has_cname));
     CHECK(get_string(&seq, 9, &e->realm));
     CHECK(get_principal(&seq, 10, &e->sname));
-    CHECK(base_der_get_field_opt(&seq, 11, BASE_DER_GENERAL_STRING,
-                                 &e->etext, &e->has_etext));
+    CHECK(get_string_opt(&seq, 11, &e->etext, &e->has_etext));
     CHECK(base_der_get_field_opt(&seq, 12, BASE_DER_OCTET_STRING, &v,
                                  &e->has_edata));
     if (e->has_edata)
@@ -483,8 +508,7 @@ dec_cred_info(base_der seq, kerb_cred_info *i)
 
     memset(i, 0, sizeof(*i));
     CHECK(get_key(&seq, 0, &i->key));
-    CHECK(base_der_get_field_opt(&seq, 1, BASE_DER_GENERAL_STRING,
-                                 &i->prealm, &i->has_prealm));
+    CHECK(get_string_opt(&seq, 1, &i->prealm, &i->has_prealm));
     CHECK(get_principal_opt(&seq, 2, &i->pname, &i->has_pname));
     CHECK(base_der_get_field_opt(&seq, 3, BASE_DER_BIT_STRING, &v,
                                  &i->has_flags));
@@ -494,13 +518,12 @@ dec_cred_info(base_der seq, kerb_cred_info *i)
     CHECK(get_time_opt(&seq, 5, &i->starttime, &i->has_starttime));
     CHECK(get_time_opt(&seq, 6, &i->endtime, &i->has_endtime));
     CHECK(get_time_opt(&seq, 7, &i->renew_till, &i->has_renew_till));
-    CHECK(base_der_get_field_opt(&seq, 8, BASE_DER_GENERAL_STRING,
-                                 &i->srealm, &i->has_srealm));
+    CHECK(get_string_opt(&seq, 8, &i->srealm, &i->has_srealm));
     CHECK(get_principal_opt(&seq, 9, &i->sname, &i->has_sname));
     CHECK(base_der_get_field_opt(&seq, 10, BASE_DER_SEQUENCE, &v,
                                  &has_caddr));
     if (has_caddr)
-        CHECK(base_der_check(v, 3));
+        CHECK(check_typed_octets_list(v));
     return skip_extensions(&seq, 10);
 }
 
@@ -531,12 +554,19 @@ kerb_dec_enc_cred_part(base_der in, kerb_enc_cred_part *p)
         p->has_usec = true;
         CHECK(get_usec(&seq, 3, &p->usec));
     }
-    CHECK(base_der_get_field_opt(&seq, 4, BASE_DER_SEQUENCE, &v, &present));
-    if (present)
-        CHECK(base_der_check(v, 2));
-    CHECK(base_der_get_field_opt(&seq, 5, BASE_DER_SEQUENCE, &v, &present));
-    if (present)
-        CHECK(base_der_check(v, 2));
+    /* s-address, r-address: one HostAddress each. */
+    for (unsigned f = 4; f <= 5; f++) {
+        CHECK(base_der_get_field_opt(&seq, f, BASE_DER_SEQUENCE, &v,
+                                     &present));
+        if (present) {
+            int32_t t;
+            base_der a;
+
+            CHECK(get_int32(&v, 0, &t));
+            CHECK(base_der_get_field(&v, 1, BASE_DER_OCTET_STRING, &a));
+            CHECK(base_der_end(&v));
+        }
+    }
     return skip_extensions(&seq, 5);
 }
 

@@ -714,10 +714,18 @@ unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, const hsm_signonly *so,
         ret = hsm_krb_cksum_len(c->etype, &ck);
     if (ret != HSMSSP_OK)
         return ret;
-    for (size_t i = 0; i < n_so; i++)
-        if (so[i].at > (conf || blen < ck ? blen : blen - ck))
-            return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
-                            "signed-only buffer beyond the message");
+    {
+        /* The longest message the token can carry: without
+         * confidentiality the body less its checksum; sealed, the body
+         * less confounder, encrypted header and integrity check. */
+        size_t over = conf ? 16 + HDR + ck : ck;
+        size_t max_msg = blen >= over ? blen - over : 0;
+
+        for (size_t i = 0; i < n_so; i++)
+            if (so[i].at > max_msg)
+                return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                                "signed-only buffer beyond the message");
+    }
     if (!conf) {
         /* body = data || checksum, EC = the checksum's length; the
          * checksum covers data (with any sign-only pieces) || header with

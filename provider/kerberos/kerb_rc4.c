@@ -473,11 +473,24 @@ kerb_rc4_unwrap(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok,
         return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
                         "DecryptMessage needs a TOKEN or a STREAM buffer");
     if (stream != NULL) {
-        ret = open_wrap(c, stream->p, stream->len, &plain, &plen, conf_out);
-        if (ret == HSMSSP_OK && data != NULL) {
-            data->p = plain;
-            data->len = plen;
+        /* RC4 tokens are decrypted before their checksum can be checked:
+         * open a copy, so that a refused token leaves no unauthenticated
+         * plaintext in the caller's buffer. */
+        t = malloc(stream->len > 0 ? stream->len : 1);
+        if (t == NULL)
+            return BASE_ERR0(HSMSSP_ERR_NOMEM);
+        memcpy(t, stream->p, stream->len);
+        ret = open_wrap(c, t, stream->len, &plain, &plen, conf_out);
+        if (ret == HSMSSP_OK) {
+            size_t off = (size_t)(plain - t);
+
+            memcpy(stream->p + off, plain, plen);
+            if (data != NULL) {
+                data->p = stream->p + off;
+                data->len = plen;
+            }
         }
+        free_wiped(t, stream->len > 0 ? stream->len : 1);
         return ret;
     }
     /* TOKEN + DATA [+ PADDING]: reassemble, open, write back. */
