@@ -166,6 +166,16 @@ hsmssp_err kerb_msg_get_mic(void *ctx, prov_buf *bufs, size_t n) BASE_WUR;
 hsmssp_err kerb_msg_verify_mic(void *ctx, prov_buf *bufs, size_t n)
     BASE_WUR;
 
+/* Shared by kerb_msg.c and kerb_rc4.c: buffer kinds (DATA not READONLY;
+ * of those, the ones encrypted rather than only signed), the next send
+ * sequence number, the receive-window check of an authentic token (under
+ * the context's locks), and a free that wipes first. */
+bool kerb_msg_is_data(const prov_buf *b);
+bool kerb_msg_is_encrypted(const prov_buf *b);
+uint64_t kerb_msg_next_send_seq(kerb_ctx *c);
+hsmssp_err kerb_msg_check_seq(kerb_ctx *c, uint64_t seq) BASE_WUR;
+void kerb_msg_free_wiped(uint8_t *p, size_t n);
+
 /* RFC 4757 tokens for contexts whose key is arcfour-hmac (kerb_rc4.c):
  * called by the functions above with the buffers already found. */
 hsmssp_err kerb_rc4_wrap(kerb_ctx *c, bool conf, prov_buf *bufs, size_t n,

@@ -210,16 +210,16 @@ kerb_msg_sizes(const kerb_ctx *c, uint32_t *max_signature,
 
 /* ---- buffers --------------------------------------------------------- */
 
-static bool
-is_data(const prov_buf *b)
+bool
+kerb_msg_is_data(const prov_buf *b)
 {
     return b->type == PROV_BUF_DATA && (b->flags & PROV_BUF_READONLY) == 0;
 }
 
-static bool
-is_encrypted(const prov_buf *b)
+bool
+kerb_msg_is_encrypted(const prov_buf *b)
 {
-    return is_data(b) && (b->flags & PROV_BUF_READONLY_WITH_CHECKSUM) == 0;
+    return kerb_msg_is_data(b) && (b->flags & PROV_BUF_READONLY_WITH_CHECKSUM) == 0;
 }
 
 /* The one buffer of a type; NULL when absent, error when repeated. */
@@ -307,8 +307,8 @@ rotate_left(uint8_t *buf, size_t n, size_t r)
     return HSMSSP_OK;
 }
 
-static void
-free_wiped(uint8_t *p, size_t n)
+void
+kerb_msg_free_wiped(uint8_t *p, size_t n)
 {
     if (p != NULL) {
         base_memzero(p, n);
@@ -352,8 +352,8 @@ get_seq(const uint8_t *p)
     return ((uint64_t)base_load_be32(p) << 32) | base_load_be32(p + 4);
 }
 
-static uint64_t
-next_send_seq(kerb_ctx *c)
+uint64_t
+kerb_msg_next_send_seq(kerb_ctx *c)
 {
     uint64_t s;
 
@@ -382,8 +382,8 @@ check_recv_flags(const kerb_ctx *c, uint8_t flags)
     return HSMSSP_OK;
 }
 
-static hsmssp_err
-check_seq(kerb_ctx *c, uint64_t seq)
+hsmssp_err
+kerb_msg_check_seq(kerb_ctx *c, uint64_t seq)
 {
     hsmssp_err ret;
 
@@ -418,26 +418,26 @@ kerb_msg_get_mic(void *p, prov_buf *bufs, size_t n)
                        "TOKEN buffer holds %zu bytes, the signature %zu",
                        tok->len, HDR + ck);
     if (ret == HSMSSP_OK)
-        ret = total_len(bufs, n, is_data, &dlen);
+        ret = total_len(bufs, n, kerb_msg_is_data, &dlen);
     if (ret != HSMSSP_OK)
         return ret;
     /* Checksum input: the message, then the header (RFC 4121 4.2.4). */
     scratch = malloc(dlen + HDR);
     if (scratch == NULL)
         return BASE_ERR0(HSMSSP_ERR_NOMEM);
-    gather(scratch, bufs, n, is_data);
+    gather(scratch, bufs, n, kerb_msg_is_data);
     tok->p[0] = 0x04;
     tok->p[1] = 0x04;
     tok->p[2] = send_flags(c);
     memset(tok->p + 3, 0xff, 5);
-    put_seq(tok->p + 8, next_send_seq(c));
+    put_seq(tok->p + 8, kerb_msg_next_send_seq(c));
     memcpy(scratch + dlen, tok->p, HDR);
     ret = hsm_krb_checksum(c->key, usage_sign(!c->initiator), scratch,
                            dlen + HDR, tok->p + HDR, tok->len - HDR,
                            &ck_len);
     if (ret == HSMSSP_OK)
         tok->len = HDR + ck_len;
-    free_wiped(scratch, dlen + HDR);
+    kerb_msg_free_wiped(scratch, dlen + HDR);
     return ret;
 }
 
@@ -472,20 +472,20 @@ kerb_msg_verify_mic(void *p, prov_buf *bufs, size_t n)
             return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "bad MIC token filler");
     ret = check_recv_flags(c, tok->p[2]);
     if (ret == HSMSSP_OK)
-        ret = total_len(bufs, n, is_data, &dlen);
+        ret = total_len(bufs, n, kerb_msg_is_data, &dlen);
     if (ret != HSMSSP_OK)
         return ret;
     scratch = malloc(dlen + HDR);
     if (scratch == NULL)
         return BASE_ERR0(HSMSSP_ERR_NOMEM);
-    gather(scratch, bufs, n, is_data);
+    gather(scratch, bufs, n, kerb_msg_is_data);
     memcpy(scratch + dlen, tok->p, HDR);
     ret = hsm_krb_checksum_verify(c->key, usage_sign(c->initiator), scratch,
                                   dlen + HDR, tok->p + HDR, ck);
-    free_wiped(scratch, dlen + HDR);
+    kerb_msg_free_wiped(scratch, dlen + HDR);
     /* The window moves only for authentic tokens. */
     if (ret == HSMSSP_OK)
-        ret = check_seq(c, get_seq(tok->p + 8));
+        ret = kerb_msg_check_seq(c, get_seq(tok->p + 8));
     return ret;
 }
 
@@ -507,7 +507,7 @@ wrap_header(const kerb_ctx *c, bool conf, uint16_t ec, uint16_t rrc,
 }
 
 /* The sign-only pieces of a message: READONLY_WITH_CHECKSUM buffers at
- * their offsets in the encrypted data (the bytes of is_encrypted
+ * their offsets in the encrypted data (the bytes of kerb_msg_is_encrypted
  * buffers before them).  *n_out 0 when there are none. */
 static void
 signonly_pieces(const prov_buf *bufs, size_t n, hsm_signonly *so,
@@ -516,9 +516,9 @@ signonly_pieces(const prov_buf *bufs, size_t n, hsm_signonly *so,
     size_t at = 0, k = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (is_encrypted(&bufs[i]))
+        if (kerb_msg_is_encrypted(&bufs[i]))
             at += bufs[i].len;
-        else if (is_data(&bufs[i]))
+        else if (kerb_msg_is_data(&bufs[i]))
             so[k++] = (hsm_signonly){at, bufs[i].p, bufs[i].len};
     }
     *n_out = k;
@@ -534,7 +534,7 @@ wrap_conf(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
 
     ret = hsm_krb_cksum_len(c->etype, &ck);
     if (ret == HSMSSP_OK)
-        ret = total_len(bufs, n, is_encrypted, &dlen);
+        ret = total_len(bufs, n, kerb_msg_is_encrypted, &dlen);
     if (ret != HSMSSP_OK)
         return ret;
     tail = HDR + ck; /* encrypted header copy + integrity check */
@@ -553,8 +553,8 @@ wrap_conf(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
     }
     /* EC = 0: CTS needs no padding.  The copy of the header inside the
      * encryption has RRC 0 (RFC 4121 sec. 4.2.4). */
-    wrap_header(c, true, 0, 0, next_send_seq(c), h);
-    gather(plain, bufs, n, is_encrypted);
+    wrap_header(c, true, 0, 0, kerb_msg_next_send_seq(c), h);
+    gather(plain, bufs, n, kerb_msg_is_encrypted);
     memcpy(plain + dlen, h, HDR);
     /* Signed-only buffers join the integrity check, not the cipher. */
     signonly_pieces(bufs, n, so, &n_so);
@@ -569,10 +569,10 @@ wrap_conf(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
     memcpy(tok->p + HDR, ct + 16 + dlen, tail);
     memcpy(tok->p + HDR + tail, ct, 16);
     tok->len = HDR + tail + 16;
-    scatter(ct + 16, bufs, n, is_encrypted);
+    scatter(ct + 16, bufs, n, kerb_msg_is_encrypted);
 cleanup:
-    free_wiped(plain, dlen + HDR);
-    free_wiped(ct, ct_cap);
+    kerb_msg_free_wiped(plain, dlen + HDR);
+    kerb_msg_free_wiped(ct, ct_cap);
     return ret;
 }
 
@@ -586,7 +586,7 @@ wrap_integ(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
 
     ret = hsm_krb_cksum_len(c->etype, &ck);
     if (ret == HSMSSP_OK)
-        ret = total_len(bufs, n, is_data, &dlen);
+        ret = total_len(bufs, n, kerb_msg_is_data, &dlen);
     if (ret != HSMSSP_OK)
         return ret;
     if (tok->len < HDR + ck)
@@ -599,9 +599,9 @@ wrap_integ(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
     /* The checksum covers the data and the header with EC and RRC zero;
      * the token carries EC = RRC = checksum length, so that the checksum
      * rotates in front of the data into the TOKEN buffer. */
-    seq = next_send_seq(c);
+    seq = kerb_msg_next_send_seq(c);
     wrap_header(c, false, 0, 0, seq, h0);
-    gather(scratch, bufs, n, is_data);
+    gather(scratch, bufs, n, kerb_msg_is_data);
     memcpy(scratch + dlen, h0, HDR);
     /* Wrap tokens use the SEAL key usage with or without confidentiality
      * (RFC 4121 sec. 2; MIT picks the usage by token type). */
@@ -613,7 +613,7 @@ wrap_integ(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
                     tok->p);
         tok->len = HDR + ck_len;
     }
-    free_wiped(scratch, dlen + HDR);
+    kerb_msg_free_wiped(scratch, dlen + HDR);
     return ret;
 }
 
@@ -743,12 +743,12 @@ unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, const hsm_signonly *so,
             ret = hsm_krb_checksum_verify(c->key, usage_seal(c->initiator),
                                           ckin, ckin_len, body + blen - ck,
                                           ck);
-        free_wiped(ckin, ckin_len);
+        kerb_msg_free_wiped(ckin, ckin_len);
         if (ret != HSMSSP_OK)
             return ret;
         *plain = body;
         *plen = blen - ck;
-        return check_seq(c, get_seq(tbuf + 8));
+        return kerb_msg_check_seq(c, get_seq(tbuf + 8));
     }
     pt = malloc(blen > 0 ? blen : 1);
     if (pt == NULL)
@@ -773,10 +773,10 @@ unwrap_token(kerb_ctx *c, uint8_t *tbuf, size_t tlen, const hsm_signonly *so,
         memcpy(body, pt, *plen);
         *plain = body;
     }
-    free_wiped(pt, blen > 0 ? blen : 1);
+    kerb_msg_free_wiped(pt, blen > 0 ? blen : 1);
     if (ret != HSMSSP_OK)
         return ret;
-    return check_seq(c, get_seq(tbuf + 8));
+    return kerb_msg_check_seq(c, get_seq(tbuf + 8));
 }
 
 hsmssp_err
@@ -821,7 +821,7 @@ kerb_msg_unwrap(void *p, prov_buf *bufs, size_t n, bool *conf_out)
     }
     /* TOKEN + DATA: reassemble the token, unwrap, put the plaintext into
      * the DATA buffers. */
-    ret = total_len(bufs, n, is_encrypted, &dlen);
+    ret = total_len(bufs, n, kerb_msg_is_encrypted, &dlen);
     if (ret != HSMSSP_OK)
         return ret;
     tlen = tok->len + dlen;
@@ -829,7 +829,7 @@ kerb_msg_unwrap(void *p, prov_buf *bufs, size_t n, bool *conf_out)
     if (tbuf == NULL)
         return BASE_ERR0(HSMSSP_ERR_NOMEM);
     memcpy(tbuf, tok->p, tok->len);
-    gather(tbuf + tok->len, bufs, n, is_encrypted);
+    gather(tbuf + tok->len, bufs, n, kerb_msg_is_encrypted);
     signonly_pieces(bufs, n, so, &n_so);
     ret = unwrap_token(c, tbuf, tlen, so, n_so, &plain, &plen, conf_out);
     if (ret == HSMSSP_OK && plen != dlen)
@@ -838,7 +838,7 @@ kerb_msg_unwrap(void *p, prov_buf *bufs, size_t n, bool *conf_out)
                        "the token at the security trailer)",
                        dlen, plen);
     if (ret == HSMSSP_OK)
-        scatter(plain, bufs, n, is_encrypted);
-    free_wiped(tbuf, tlen > 0 ? tlen : 1);
+        scatter(plain, bufs, n, kerb_msg_is_encrypted);
+    kerb_msg_free_wiped(tbuf, tlen > 0 ? tlen : 1);
     return ret;
 }

@@ -159,40 +159,6 @@ open_seq(kerb_ctx *c, const uint8_t cks[8], const uint8_t snd[8],
     return HSMSSP_OK;
 }
 
-static hsmssp_err
-check_seq_rc4(kerb_ctx *c, uint64_t seq)
-{
-    hsmssp_err ret;
-
-    pthread_mutex_lock(&c->recv_lock);
-    ret = kerb_seq_check(&c->recv, seq);
-    pthread_mutex_unlock(&c->recv_lock);
-    return ret;
-}
-
-static uint64_t
-send_seq(kerb_ctx *c)
-{
-    uint64_t s;
-
-    pthread_mutex_lock(&c->send_lock);
-    s = c->send_seq++;
-    pthread_mutex_unlock(&c->send_lock);
-    return s;
-}
-
-static bool
-is_data(const prov_buf *b)
-{
-    return b->type == PROV_BUF_DATA && (b->flags & PROV_BUF_READONLY) == 0;
-}
-
-static bool
-is_encrypted(const prov_buf *b)
-{
-    return is_data(b) && (b->flags & PROV_BUF_READONLY_WITH_CHECKSUM) == 0;
-}
-
 /* Gathers the selected buffers after prefix bytes into a new buffer with
  * extra room at the end; *len_out = prefix + data. */
 static hsmssp_err
@@ -236,15 +202,6 @@ scatter_from(const uint8_t *src, prov_buf *bufs, size_t n,
         }
 }
 
-static void
-free_wiped(uint8_t *p, size_t n)
-{
-    if (p != NULL) {
-        base_memzero(p, n);
-        free(p);
-    }
-}
-
 /* ---- MIC ------------------------------------------------------------ */
 
 hsmssp_err
@@ -261,12 +218,12 @@ kerb_rc4_get_mic(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
     memcpy(body, (const uint8_t[]){0x01, 0x01}, 2);
     memcpy(body + 2, sgn_alg_id, 2);
     memset(body + 4, 0xff, 4);
-    ret = gather_new(bufs, n, is_data, 8, 0, &buf, &len);
+    ret = gather_new(bufs, n, kerb_msg_is_data, 8, 0, &buf, &len);
     if (ret != HSMSSP_OK)
         return ret;
     memcpy(buf, body, 8);
     ret = rc4_cksum(c, USAGE_MIC, buf, len, body + 16);
-    seq_plain(c, send_seq(c), sp);
+    seq_plain(c, kerb_msg_next_send_seq(c), sp);
     if (ret == HSMSSP_OK)
         ret = hsm_rc4_gss_seq(c->key, body + 16, sp, body + 8);
     if (ret == HSMSSP_OK) {
@@ -275,7 +232,7 @@ kerb_rc4_get_mic(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
         memcpy(tok->p + o, body, RC4_MIC_LEN);
         tok->len = o + RC4_MIC_LEN;
     }
-    free_wiped(buf, len);
+    kerb_msg_free_wiped(buf, len);
     return ret;
 }
 
@@ -299,7 +256,7 @@ kerb_rc4_verify_mic(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
         memcmp(body + 2, sgn_alg_id, 2) != 0 || body[4] != 0xff ||
         body[5] != 0xff || body[6] != 0xff || body[7] != 0xff)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "not an RC4 MIC token");
-    ret = gather_new(bufs, n, is_data, 8, 0, &buf, &len);
+    ret = gather_new(bufs, n, kerb_msg_is_data, 8, 0, &buf, &len);
     if (ret != HSMSSP_OK)
         return ret;
     memcpy(buf, body, 8);
@@ -308,9 +265,9 @@ kerb_rc4_verify_mic(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok)
         ret = BASE_ERR(HSMSSP_ERR_INTEGRITY, "RC4 MIC does not verify");
     if (ret == HSMSSP_OK)
         ret = open_seq(c, body + 16, body + 8, &seq);
-    free_wiped(buf, len);
+    kerb_msg_free_wiped(buf, len);
     if (ret == HSMSSP_OK)
-        ret = check_seq_rc4(c, seq);
+        ret = kerb_msg_check_seq(c, seq);
     return ret;
 }
 
@@ -333,7 +290,7 @@ kerb_rc4_wrap(kerb_ctx *c, bool conf, prov_buf *bufs, size_t n,
                         "arcfour-hmac needs a PADDING buffer of 1 byte "
                         "(cbBlockSize)");
     /* buf = header8 || confounder || data || pad. */
-    ret = gather_new(bufs, n, is_encrypted, 16, 1, &buf, &len);
+    ret = gather_new(bufs, n, kerb_msg_is_encrypted, 16, 1, &buf, &len);
     if (ret != HSMSSP_OK)
         return ret;
     dlen = len - 16;
@@ -346,7 +303,7 @@ kerb_rc4_wrap(kerb_ctx *c, bool conf, prov_buf *bufs, size_t n,
     }
     if (n > 0) {
         for (size_t i = 0; i < n; i++)
-            if (is_data(&bufs[i]) && !is_encrypted(&bufs[i])) {
+            if (kerb_msg_is_data(&bufs[i]) && !kerb_msg_is_encrypted(&bufs[i])) {
                 ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
                                "arcfour-hmac tokens have no signed-only "
                                "data");
@@ -370,7 +327,7 @@ kerb_rc4_wrap(kerb_ctx *c, bool conf, prov_buf *bufs, size_t n,
     ret = rc4_cksum(c, USAGE_WRAP, buf, len, hdr + 16);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    seq = send_seq(c);
+    seq = kerb_msg_next_send_seq(c);
     seq_plain(c, seq, sp);
     if (conf)
         ret = hsm_rc4_gss_crypt(c->key, sp, buf + 8, len - 8);
@@ -382,11 +339,11 @@ kerb_rc4_wrap(kerb_ctx *c, bool conf, prov_buf *bufs, size_t n,
     o = put_frame(tok->p, RC4_WRAP_LEN + dlen + 1);
     memcpy(tok->p + o, hdr, RC4_WRAP_LEN);
     tok->len = o + RC4_WRAP_LEN;
-    scatter_from(buf + 16, bufs, n, is_encrypted);
+    scatter_from(buf + 16, bufs, n, kerb_msg_is_encrypted);
     pad->p[0] = buf[len - 1];
     pad->len = 1;
 cleanup:
-    free_wiped(buf, len + 1);
+    kerb_msg_free_wiped(buf, len + 1);
     return ret;
 }
 
@@ -451,7 +408,7 @@ open_wrap(kerb_ctx *c, uint8_t *t, size_t tlen, uint8_t **plain,
             return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "bad RC4 Wrap padding");
     *plain = body + 16;
     *plen = blen - 32 - padv;
-    return check_seq_rc4(c, seq);
+    return kerb_msg_check_seq(c, seq);
 }
 
 hsmssp_err
@@ -490,12 +447,12 @@ kerb_rc4_unwrap(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok,
                 data->len = plen;
             }
         }
-        free_wiped(t, stream->len > 0 ? stream->len : 1);
+        kerb_msg_free_wiped(t, stream->len > 0 ? stream->len : 1);
         return ret;
     }
     /* TOKEN + DATA [+ PADDING]: reassemble, open, write back. */
     for (size_t i = 0; i < n; i++)
-        if (is_encrypted(&bufs[i]))
+        if (kerb_msg_is_encrypted(&bufs[i]))
             dlen += bufs[i].len;
     padlen = pad != NULL ? pad->len : 0;
     tlen = tok->len + dlen + padlen;
@@ -507,7 +464,7 @@ kerb_rc4_unwrap(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok,
         size_t o = tok->len;
 
         for (size_t i = 0; i < n; i++)
-            if (is_encrypted(&bufs[i]) && bufs[i].len > 0) {
+            if (kerb_msg_is_encrypted(&bufs[i]) && bufs[i].len > 0) {
                 memcpy(t + o, bufs[i].p, bufs[i].len);
                 o += bufs[i].len;
             }
@@ -523,7 +480,7 @@ kerb_rc4_unwrap(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok,
         size_t o = 0;
 
         for (size_t i = 0; i < n && o < plen; i++)
-            if (is_encrypted(&bufs[i])) {
+            if (kerb_msg_is_encrypted(&bufs[i])) {
                 size_t k = bufs[i].len < plen - o ? bufs[i].len : plen - o;
 
                 memcpy(bufs[i].p, plain + o, k);
@@ -533,6 +490,6 @@ kerb_rc4_unwrap(kerb_ctx *c, prov_buf *bufs, size_t n, prov_buf *tok,
         if (pad != NULL)
             pad->len = 0;
     }
-    free_wiped(t, tlen > 0 ? tlen : 1);
+    kerb_msg_free_wiped(t, tlen > 0 ? tlen : 1);
     return ret;
 }
