@@ -73,6 +73,9 @@ uint32_t sspi_isc_req_to_prov(ULONG isc);
 ULONG sspi_prov_to_isc_ret(uint32_t prov);
 ULONG sspi_caps(uint32_t prov_caps);
 void sspi_timestamp(int64_t unix_seconds, PTimeStamp ts);
+/* The status table's rows, for its unit test. */
+size_t sspi_status_rows(void);
+void sspi_status_row(size_t i, int *err, SECURITY_STATUS *status);
 
 /* Context attributes (attrs.c). */
 SECURITY_STATUS sspi_query_context(sspi_slot *s, ULONG attr, void *buf);

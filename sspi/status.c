@@ -74,6 +74,11 @@ static const status_row status_rows[] = {
     {HSMSSP_ERR_BAD_PAC, SEC_E_LOGON_DENIED},
     {HSMSSP_ERR_WRONG_MECH, SEC_E_INVALID_TOKEN},
     {HSMSSP_ERR_PEER_ERROR, SEC_E_LOGON_DENIED},
+    /* The initiator's KDC exchanges. */
+    {HSMSSP_ERR_KDC_UNREACHABLE, SEC_E_NO_AUTHENTICATING_AUTHORITY},
+    {HSMSSP_ERR_PRINCIPAL_UNKNOWN, SEC_E_TARGET_UNKNOWN},
+    {HSMSSP_ERR_PREAUTH_FAILED, SEC_E_LOGON_DENIED},
+    {HSMSSP_ERR_NO_TICKET, SEC_E_NO_CREDENTIALS},
     /* policy */
     {HSMSSP_ERR_POLICY_HOST_OP, SEC_E_ALGORITHM_MISMATCH},
     {HSMSSP_ERR_POLICY_MLOCK, SEC_E_INSUFFICIENT_MEMORY},
@@ -99,10 +104,6 @@ sspi_status(hsmssp_err err)
             return status_rows[i].status;
     return SEC_E_INTERNAL_ERROR;
 }
-
-/* Exposed for the table test: the number of rows and row i. */
-size_t sspi_status_rows(void);
-void sspi_status_row(size_t i, int *err, SECURITY_STATUS *status);
 
 size_t
 sspi_status_rows(void)

@@ -8,7 +8,9 @@
  * table are all generated from that list, so they cannot drift apart.
  *
  * Codes are stable: a code keeps its number for ever, new codes take new
- * numbers.  Categories:
+ * numbers.  Numbers ascend with the list and each category has its own
+ * range: usage 1-19, token 20-49, protocol 50-99, policy 100-119,
+ * internal 120-149.  Categories:
  *   USAGE     the caller passed something wrong (arguments, configuration)
  *   TOKEN     the PKCS#11 module or token refused or failed
  *   PROTOCOL  input from the network was malformed, altered or unknown
@@ -99,28 +101,36 @@ extern "C" {
       "token is for another mechanism")                                      \
     X(HSMSSP_ERR_PEER_ERROR, 69, PROTOCOL,                                   \
       "the peer answered with an error")                                     \
+    X(HSMSSP_ERR_KDC_UNREACHABLE, 70, PROTOCOL,                              \
+      "no KDC of the realm answered")                                        \
+    X(HSMSSP_ERR_PRINCIPAL_UNKNOWN, 71, PROTOCOL,                            \
+      "the KDC does not know the principal")                                 \
+    X(HSMSSP_ERR_PREAUTH_FAILED, 72, PROTOCOL,                               \
+      "the KDC refused the pre-authentication (wrong key or password)")      \
+    X(HSMSSP_ERR_NO_TICKET, 73, PROTOCOL,                                    \
+      "no usable ticket (expired, or none in the credentials)")              \
     /* policy */                                                             \
-    X(HSMSSP_ERR_POLICY_HOST_OP, 70, POLICY,                                 \
+    X(HSMSSP_ERR_POLICY_HOST_OP, 100, POLICY,                                 \
       "operation would run on the host with key material (H(op))")           \
-    X(HSMSSP_ERR_POLICY_MLOCK, 71, POLICY,                                   \
+    X(HSMSSP_ERR_POLICY_MLOCK, 101, POLICY,                                   \
       "memory cannot be locked and policy requires it")                      \
-    X(HSMSSP_ERR_POLICY_ENCTYPE, 72, POLICY,                                 \
+    X(HSMSSP_ERR_POLICY_ENCTYPE, 102, POLICY,                                 \
       "encryption type disabled by policy")                                  \
-    X(HSMSSP_ERR_POLICY_BINDINGS, 73, POLICY,                                \
+    X(HSMSSP_ERR_POLICY_BINDINGS, 103, POLICY,                                \
       "policy requires channel bindings and none were given")                \
-    X(HSMSSP_ERR_POLICY_DELEGATION, 74, POLICY,                              \
+    X(HSMSSP_ERR_POLICY_DELEGATION, 104, POLICY,                              \
       "delegation not permitted by policy")                                  \
-    X(HSMSSP_ERR_NO_IMPERSONATION, 75, POLICY,                               \
+    X(HSMSSP_ERR_NO_IMPERSONATION, 105, POLICY,                               \
       "client cannot be impersonated (no local account or no privilege)")    \
     /* internal */                                                           \
-    X(HSMSSP_ERR_NOMEM, 90, INTERNAL, "out of memory")                       \
-    X(HSMSSP_ERR_CRYPTO, 91, INTERNAL, "host cryptography failed")           \
-    X(HSMSSP_ERR_RANDOM, 92, INTERNAL, "random number generation failed")    \
-    X(HSMSSP_ERR_RCACHE_IO, 93, INTERNAL,                                    \
+    X(HSMSSP_ERR_NOMEM, 120, INTERNAL, "out of memory")                       \
+    X(HSMSSP_ERR_CRYPTO, 121, INTERNAL, "host cryptography failed")           \
+    X(HSMSSP_ERR_RANDOM, 122, INTERNAL, "random number generation failed")    \
+    X(HSMSSP_ERR_RCACHE_IO, 123, INTERNAL,                                    \
       "replay cache cannot be read or written")                              \
-    X(HSMSSP_ERR_RCACHE_FULL, 94, INTERNAL,                                  \
+    X(HSMSSP_ERR_RCACHE_FULL, 124, INTERNAL,                                  \
       "replay cache is full of unexpired entries")                           \
-    X(HSMSSP_ERR_INTERNAL, 99, INTERNAL, "internal error")
+    X(HSMSSP_ERR_INTERNAL, 149, INTERNAL, "internal error")
 
 typedef enum hsmssp_err {
 #define HSMSSP_ERR_ENUM_(name, num, cat, msg) name = num,

@@ -306,4 +306,147 @@ hsmssp_err kerb_principal_parse(const char *text, int32_t type,
 /* Component-wise equality (name types are not compared, as MIT). */
 bool kerb_principal_eq(const kerb_principal *a, const kerb_principal *b);
 
+
+/* ---- the KDC exchanges (issue #4; kerb_asn1_kdc.c) ------------------- */
+
+/* PA-DATA types (RFC 4120 sec. 7.5.2, RFC 6113). */
+#define KERB_PA_TGS_REQ 1
+#define KERB_PA_ENC_TIMESTAMP 2
+#define KERB_PA_ETYPE_INFO2 19
+#define KERB_PA_PAC_REQUEST 128
+
+/* KDC options (RFC 4120 sec. 5.4.1), bit 0 = most significant. */
+#define KERB_KDC_OPT_FORWARDABLE 0x40000000u
+#define KERB_KDC_OPT_FORWARDED 0x20000000u
+#define KERB_KDC_OPT_PROXIABLE 0x10000000u
+#define KERB_KDC_OPT_RENEWABLE 0x00800000u
+#define KERB_KDC_OPT_CANONICALIZE 0x00010000u
+#define KERB_KDC_OPT_RENEWABLE_OK 0x00000010u
+#define KERB_KDC_OPT_RENEW 0x00000002u
+
+/* More KRB-ERROR codes an initiator interprets. */
+#define KERB_KDC_ERR_C_PRINCIPAL_UNKNOWN 6
+#define KERB_KDC_ERR_S_PRINCIPAL_UNKNOWN 7
+#define KERB_KDC_ERR_PREAUTH_FAILED 24
+#define KERB_KDC_ERR_PREAUTH_REQUIRED 25
+#define KERB_KDC_ERR_BADOPTION 13
+#define KERB_KDC_ERR_POLICY 12
+#define KERB_KDC_ERR_CLIENT_REVOKED 18
+#define KERB_KDC_ERR_KEY_EXPIRED 23
+#define KERB_KRB_ERR_RESPONSE_TOO_BIG 52
+#define KERB_KDC_ERR_WRONG_REALM 68
+
+#define KERB_MAX_PADATA 16
+#define KERB_MAX_ETYPES 16
+
+typedef struct kerb_pa_data {
+    int32_t type;
+    base_der value;
+} kerb_pa_data;
+
+/* KDC-REQ (RFC 4120 sec. 5.4.1), for AS-REQ (10) and TGS-REQ (12). */
+typedef struct kerb_kdc_req {
+    int32_t msg_type;
+    const kerb_pa_data *padata;
+    size_t n_padata;
+    /* KDC-REQ-BODY */
+    uint32_t kdc_options;
+    bool has_cname;
+    kerb_principal cname; /* AS-REQ */
+    base_der realm;       /* the server's realm */
+    bool has_sname;
+    kerb_principal sname;
+    bool has_from;
+    int64_t from;
+    int64_t till;
+    bool has_rtime;
+    int64_t rtime;
+    uint32_t nonce;
+    const int32_t *etypes; /* in preference order */
+    size_t n_etypes;
+    bool has_authz;          /* enc-authorization-data [10] */
+    kerb_enc_data enc_authz;
+    size_t n_additional;     /* additional-tickets [11] (encodings) */
+    const base_der *additional;
+} kerb_kdc_req;
+
+/* KDC-REQ-BODY alone (the TGS-REQ checksum covers its encoding). */
+void kerb_enc_kdc_req_body(base_der_w *w, const kerb_kdc_req *r);
+
+/* The whole AS-REQ or TGS-REQ around an already encoded KDC-REQ-BODY
+ * (body: its full SEQUENCE encoding). */
+void kerb_enc_kdc_req(base_der_w *w, const kerb_kdc_req *r, base_der body);
+
+/* PA-ENC-TS-ENC ::= SEQUENCE { patimestamp [0], pausec [1] OPTIONAL }. */
+void kerb_enc_pa_enc_ts(base_der_w *w, int64_t patimestamp, int32_t pausec);
+
+/* METHOD-DATA / PA-DATA sequences (KRB-ERROR e-data, KDC-REP padata):
+ * the SEQUENCE OF PA-DATA encoding in, up to max entries out. */
+hsmssp_err kerb_dec_padata_seq(base_der in, kerb_pa_data *out, size_t max,
+                               size_t *n_out) BASE_WUR;
+
+/* ETYPE-INFO2 (RFC 4120 sec. 5.2.7.5). */
+typedef struct kerb_etype_info2 {
+    int32_t etype;
+    bool has_salt;
+    base_der salt; /* KerberosString */
+    bool has_s2kparams;
+    base_der s2kparams;
+} kerb_etype_info2;
+
+hsmssp_err kerb_dec_etype_info2(base_der in, kerb_etype_info2 *out,
+                                size_t max, size_t *n_out) BASE_WUR;
+
+/* AS-REP ([APPLICATION 11]) or TGS-REP ([APPLICATION 13]). */
+typedef struct kerb_kdc_rep {
+    int32_t msg_type;
+    size_t n_padata;
+    kerb_pa_data padata[KERB_MAX_PADATA];
+    base_der crealm;
+    kerb_principal cname;
+    kerb_ticket ticket;
+    kerb_enc_data enc;
+} kerb_kdc_rep;
+
+hsmssp_err kerb_dec_kdc_rep(base_der in, kerb_kdc_rep *out) BASE_WUR;
+
+/* EncASRepPart ([APPLICATION 25], MIT sends [APPLICATION 26] too) or
+ * EncTGSRepPart ([APPLICATION 26]); *app_out tells which tag came.  The
+ * key is a view into in (a base_secret). */
+typedef struct kerb_enc_kdc_rep_part {
+    kerb_key key;
+    base_der last_req; /* contents of LastReq */
+    uint32_t nonce;
+    bool has_key_expiration;
+    int64_t key_expiration;
+    uint32_t flags;
+    int64_t authtime;
+    bool has_starttime;
+    int64_t starttime;
+    int64_t endtime;
+    bool has_renew_till;
+    int64_t renew_till;
+    base_der srealm;
+    kerb_principal sname;
+    bool has_caddr;
+    base_der caddr;
+    bool has_enc_padata; /* [12] encrypted-pa-data (RFC 6806) */
+    base_der enc_padata;
+} kerb_enc_kdc_rep_part;
+
+hsmssp_err kerb_dec_enc_kdc_rep_part(base_der in,
+                                     kerb_enc_kdc_rep_part *out,
+                                     unsigned *app_out) BASE_WUR;
+
+/* KRB-CRED with one ticket (delegation) and its EncKrbCredPart with one
+ * KrbCredInfo; the caller encrypts the latter (usage 14) into enc. */
+void kerb_enc_krb_cred(base_der_w *w, base_der ticket,
+                       const kerb_enc_data *enc);
+void kerb_enc_enc_cred_part(base_der_w *w, const kerb_cred_info *info,
+                            bool has_timestamp, int64_t timestamp,
+                            int32_t usec);
+
+/* KerberosString realm comparison helpers for referrals. */
+bool kerb_realm_eq(base_der a, const char *b);
+
 #endif
