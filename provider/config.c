@@ -576,6 +576,13 @@ static const key_spec keys[] = {
      PROV_MIN_MAX_KVNOS_TRIED, PROV_MAX_MAX_KVNOS_TRIED, NULL, false},
     {"kerberos", "max_der_depth", parse_number, OFF(max_der_depth), F_UINT,
      PROV_MIN_MAX_DER_DEPTH, PROV_MAX_MAX_DER_DEPTH, NULL, false},
+    /* Below 50 ms even a loopback KDC under load looks dead; above a
+     * minute per attempt a caller would rather fail.  At most 10 rounds:
+     * the worst case is rounds x addresses x timeout. */
+    {"kerberos", "kdc_timeout_ms", parse_number, OFF(kdc_timeout_ms), F_UINT,
+     PROV_MIN_KDC_TIMEOUT_MS, PROV_MAX_KDC_TIMEOUT_MS, NULL, false},
+    {"kerberos", "kdc_attempts", parse_number, OFF(kdc_attempts), F_UINT,
+     PROV_MIN_KDC_ATTEMPTS, PROV_MAX_KDC_ATTEMPTS, NULL, false},
 
     /* [logging] */
     {"logging", "level", parse_keyword, OFF(log_level), F_INT, 0, 0,
@@ -634,6 +641,8 @@ prov_config_defaults(prov_config **cfg_out)
     cfg->max_token_size = PROV_DEFAULT_MAX_TOKEN_SIZE;
     cfg->max_kvnos_tried = PROV_DEFAULT_MAX_KVNOS_TRIED;
     cfg->max_der_depth = PROV_DEFAULT_MAX_DER_DEPTH;
+    cfg->kdc_timeout_ms = PROV_DEFAULT_KDC_TIMEOUT_MS;
+    cfg->kdc_attempts = PROV_DEFAULT_KDC_ATTEMPTS;
     cfg->log_level = HSMSSP_LOG_WARNING;
     *cfg_out = cfg;
     cfg = NULL;
@@ -1038,4 +1047,95 @@ cleanup:
         close(fd);
     prov_config_free(cfg);
     return ret;
+}
+
+/* ---- the Kerberos configuration (krb5.conf) --------------------------- */
+
+/*
+ * Unlike hsmssp's own file above, krb5.conf belongs to libkrb5: it is
+ * read as libkrb5 reads it (the caller's profile comes from
+ * krb5_get_profile), with MIT's leniency, because every other Kerberos
+ * program on the host sees it that way and hsmssp must agree with them
+ * on where the KDCs are.  Only the values the KDC transport needs are
+ * read; their syntax (host:port) is checked by the transport.
+ */
+hsmssp_err
+prov_krb5_realm_read(struct _profile_t *prof, const char *realm,
+                     int default_udp_limit, prov_krb5_realm *out)
+{
+    const char *names[] = {"realms", realm, "kdc", NULL};
+    char **vals = NULL;
+    int fallback, dns;
+    hsmssp_err ret = HSMSSP_OK;
+    long code;
+
+    memset(out, 0, sizeof(*out));
+    code = profile_get_values(prof, names, &vals);
+    if (code == PROF_NO_SECTION || code == PROF_NO_RELATION) {
+        /* No kdc for the realm: an empty list, not an error (DNS may
+         * still know the KDCs). */
+        vals = NULL;
+    } else if (code != 0) {
+        ret = BASE_ERR(HSMSSP_ERR_CONFIG, "krb5.conf [realms] %s kdc: %s",
+                       realm, prof_message(code));
+        goto cleanup;
+    }
+    /* The library's list must go back through profile_free_list; the
+     * caller gets plain malloc'ed copies it can free itself. */
+    while (vals != NULL && vals[out->n_kdcs] != NULL)
+        out->n_kdcs++;
+    out->kdcs = calloc(out->n_kdcs + 1, sizeof(*out->kdcs));
+    if (out->kdcs == NULL) {
+        ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < out->n_kdcs; i++) {
+        out->kdcs[i] = strdup(vals[i]);
+        if (out->kdcs[i] == NULL) {
+            ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
+            goto cleanup;
+        }
+    }
+    code =
+        profile_get_integer(prof, "libdefaults", "udp_preference_limit", NULL,
+                            default_udp_limit, &out->udp_preference_limit);
+    if (code != 0) {
+        ret = BASE_ERR(HSMSSP_ERR_CONFIG,
+                       "krb5.conf [libdefaults] udp_preference_limit: %s",
+                       prof_message(code));
+        goto cleanup;
+    }
+    /* MIT (lib/krb5/os/locate_kdc.c): dns_lookup_kdc, else dns_fallback,
+     * else on; a value that is not a boolean is off. */
+    if (profile_get_boolean(prof, "libdefaults", "dns_fallback", NULL, 1,
+                            &fallback) != 0)
+        fallback = 0;
+    if (profile_get_boolean(prof, "libdefaults", "dns_lookup_kdc", NULL,
+                            fallback, &dns) != 0)
+        dns = 0;
+    out->dns_lookup_kdc = dns != 0;
+
+cleanup:
+    if (vals != NULL)
+        profile_free_list(vals);
+    return ret;
+}
+
+void
+prov_krb5_realm_free(prov_krb5_realm *r)
+{
+    if (r == NULL || r->kdcs == NULL)
+        return;
+    for (size_t i = 0; r->kdcs[i] != NULL; i++)
+        free(r->kdcs[i]);
+    free(r->kdcs);
+    r->kdcs = NULL;
+    r->n_kdcs = 0;
+}
+
+void
+prov_krb5_profile_release(struct _profile_t *prof)
+{
+    if (prof != NULL)
+        profile_release(prof);
 }

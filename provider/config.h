@@ -57,6 +57,12 @@
 #define PROV_DEFAULT_MAX_DER_DEPTH 16u
 #define PROV_MIN_MAX_DER_DEPTH 4u
 #define PROV_MAX_MAX_DER_DEPTH 64u
+#define PROV_DEFAULT_KDC_TIMEOUT_MS 1000u
+#define PROV_MIN_KDC_TIMEOUT_MS 50u
+#define PROV_MAX_KDC_TIMEOUT_MS 60000u
+#define PROV_DEFAULT_KDC_ATTEMPTS 3u
+#define PROV_MIN_KDC_ATTEMPTS 1u
+#define PROV_MAX_KDC_ATTEMPTS 10u
 
 /* Capacity of prov_config.permitted_enctypes. */
 #define PROV_MAX_ENCTYPES 8
@@ -104,6 +110,11 @@ typedef struct prov_config {
     size_t max_token_size;
     unsigned max_kvnos_tried;
     unsigned max_der_depth;
+    /* KDC transport (provider/kerberos/kerb_kdc.h): how long one attempt
+     * to one KDC address may take, and how many rounds over the realm's
+     * KDC list are made before HSMSSP_ERR_KDC_UNREACHABLE. */
+    unsigned kdc_timeout_ms;
+    unsigned kdc_attempts;
 
     /* [logging] */
     int log_level; /* an hsmssp_log_level value */
@@ -152,5 +163,46 @@ int32_t prov_enctype_from_name(const char *name);
 
 /* The whole table, for tests and documentation; *n_out gets its length. */
 const prov_enctype_entry *prov_enctype_table(size_t *n_out);
+
+/* ---- the Kerberos configuration (krb5.conf) --------------------------- */
+
+/*
+ * The KDC transport (provider/kerberos/kerb_kdc.c) needs a few values of
+ * the Kerberos configuration.  libkrb5 finds and parses that file
+ * (KRB5_CONFIG, /etc/krb5.conf, includes) and hands out its parse tree
+ * as a profile (krb5_get_profile()); reading the tree needs <profile.h>,
+ * which lives in this module only.  So the caller, which may include
+ * <krb5.h>, obtains the profile and passes it here as the opaque handle
+ * that <krb5.h> itself declares.
+ */
+struct _profile_t;
+
+typedef struct prov_krb5_realm {
+    /* [realms] REALM kdc, every value in file order (malloc'ed copies,
+     * NULL-terminated; never NULL itself, possibly empty). */
+    char **kdcs;
+    size_t n_kdcs;
+    /* [libdefaults] udp_preference_limit, or the caller's default. */
+    int udp_preference_limit;
+    /* [libdefaults] dns_lookup_kdc, else dns_fallback, else true: MIT's
+     * rule (a value that is not a boolean counts as false, as in MIT). */
+    bool dns_lookup_kdc;
+} prov_krb5_realm;
+
+/* Reads realm's values from prof into *out (zeroed first; release with
+ * prov_krb5_realm_free() on success and failure alike).  A realm without
+ * a section or without kdc values gives an empty list.  Errors:
+ * HSMSSP_ERR_CONFIG (a udp_preference_limit that is not an integer, a
+ * profile error; the detail names the relation), HSMSSP_ERR_NOMEM. */
+hsmssp_err prov_krb5_realm_read(struct _profile_t *prof, const char *realm,
+                                int default_udp_limit,
+                                prov_krb5_realm *out) BASE_WUR;
+
+/* Frees the list in r; r itself is the caller's.  NULL is a no-op. */
+void prov_krb5_realm_free(prov_krb5_realm *r);
+
+/* profile_release() for a profile from krb5_get_profile(); NULL is a
+ * no-op. */
+void prov_krb5_profile_release(struct _profile_t *prof);
 
 #endif

@@ -131,6 +131,8 @@ assert_default_values(const prov_config *c)
     assert_int_equal(c->max_token_size, 65536);
     assert_int_equal(c->max_kvnos_tried, 8);
     assert_int_equal(c->max_der_depth, 16);
+    assert_int_equal(c->kdc_timeout_ms, 1000);
+    assert_int_equal(c->kdc_attempts, 3);
     assert_int_equal(c->log_level, HSMSSP_LOG_WARNING);
 }
 
@@ -189,6 +191,8 @@ test_every_key(void **state)
         "    max_token_size = 2048\n"
         "    max_kvnos_tried = 3\n"
         "    max_der_depth = 10\n"
+        "    kdc_timeout_ms = 250\n"
+        "    kdc_attempts = 5\n"
         "[logging]\n"
         "    level = debug\n");
     TU_OK(prov_config_load(path, false, &c));
@@ -216,6 +220,8 @@ test_every_key(void **state)
     assert_int_equal(c->max_token_size, 2048);
     assert_int_equal(c->max_kvnos_tried, 3);
     assert_int_equal(c->max_der_depth, 10);
+    assert_int_equal(c->kdc_timeout_ms, 250);
+    assert_int_equal(c->kdc_attempts, 5);
     assert_int_equal(c->log_level, HSMSSP_LOG_DEBUG);
     prov_config_free(c);
 }
@@ -308,6 +314,9 @@ test_bounds(void **state)
         {"max_kvnos_tried", 1, 64, offsetof(prov_config, max_kvnos_tried),
          'u'},
         {"max_der_depth", 4, 64, offsetof(prov_config, max_der_depth), 'u'},
+        {"kdc_timeout_ms", 50, 60000, offsetof(prov_config, kdc_timeout_ms),
+         'u'},
+        {"kdc_attempts", 1, 10, offsetof(prov_config, kdc_attempts), 'u'},
     };
     static const char *const not_numbers[] = {
         "-1",           "+5",  "0x100", "64k",
