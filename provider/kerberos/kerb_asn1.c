@@ -5,9 +5,10 @@
  * Decoders read each SEQUENCE field by field in the order RFC 4120 sec. 5
  * gives, so the code mirrors the ASN.1 module and a reviewer can check
  * one against the other.  They have no resources to release, so a failed
- * step simply returns (CHECK below); the views already stored in *out are
- * harmless (they point into the caller's buffer) and callers never use
- * *out after a failure.
+ * step simply returns (CHECK, kerb_asn1-int.h); the views already stored
+ * in *out are harmless (they point into the caller's buffer) and callers
+ * never use *out after a failure.  The field readers and encoder helpers
+ * shared with kerb_asn1_kdc.c (the KDC exchanges) live in kerb_asn1-int.h.
  *
  * Encoders prepend (base/der.h), so each writes its fields from the last
  * to the first.  The writer's error is sticky and checked by the caller
@@ -15,218 +16,10 @@
  */
 #include <string.h>
 
+#include "provider/kerberos/kerb_asn1-int.h"
 #include "provider/kerberos/kerb_asn1.h"
 
-#define CHECK(expr)                                                       \
-    do {                                                                  \
-        hsmssp_err check_ret_ = (expr);                                   \
-        if (check_ret_ != HSMSSP_OK)                                      \
-            return check_ret_;                                            \
-    } while (0)
-
-/* ---- field readers --------------------------------------------------- */
-
-static hsmssp_err
-get_int32(base_der *in, unsigned n, int32_t *out)
-{
-    base_der v;
-    int64_t x;
-
-    CHECK(base_der_get_field(in, n, BASE_DER_INTEGER, &v));
-    CHECK(base_der_int(v, INT32_MIN, INT32_MAX, &x));
-    *out = (int32_t)x;
-    return HSMSSP_OK;
-}
-
-/* A field that must hold one exact small integer (pvno, msg-type). */
-static hsmssp_err
-expect_int(base_der *in, unsigned n, int32_t want, const char *what)
-{
-    int32_t v;
-
-    CHECK(get_int32(in, n, &v));
-    if (v != want)
-        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "%s is %d, expected %d", what,
-                        (int)v, (int)want);
-    return HSMSSP_OK;
-}
-
-static hsmssp_err
-get_time(base_der *in, unsigned n, int64_t *out)
-{
-    base_der v;
-
-    CHECK(base_der_get_field(in, n, BASE_DER_GENERALIZED_TIME, &v));
-    return base_der_ktime(v, out);
-}
-
-static hsmssp_err
-get_time_opt(base_der *in, unsigned n, int64_t *out, bool *present)
-{
-    base_der v;
-
-    *out = 0;
-    CHECK(base_der_get_field_opt(in, n, BASE_DER_GENERALIZED_TIME, &v,
-                                 present));
-    return *present ? base_der_ktime(v, out) : HSMSSP_OK;
-}
-
-/* Microseconds ::= INTEGER (0..999999). */
-static hsmssp_err
-get_usec(base_der *in, unsigned n, int32_t *out)
-{
-    base_der v;
-    int64_t x;
-
-    CHECK(base_der_get_field(in, n, BASE_DER_INTEGER, &v));
-    CHECK(base_der_int(v, 0, 999999, &x));
-    *out = (int32_t)x;
-    return HSMSSP_OK;
-}
-
-static hsmssp_err
-get_flags(base_der *in, unsigned n, uint32_t *out)
-{
-    base_der v;
-
-    CHECK(base_der_get_field(in, n, BASE_DER_BIT_STRING, &v));
-    return base_der_flags32(v, out);
-}
-
-/* KerberosString / Realm: GeneralString restricted to IA5 in practice;
- * we accept any octets but no NUL, which would truncate a C string made
- * from it later. */
-static hsmssp_err
-check_string(base_der s)
-{
-    if (memchr(s.p, 0, s.len) != NULL)
-        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "NUL in a KerberosString");
-    return HSMSSP_OK;
-}
-
-static hsmssp_err
-get_string(base_der *in, unsigned n, base_der *out)
-{
-    CHECK(base_der_get_field(in, n, BASE_DER_GENERAL_STRING, out));
-    return check_string(*out);
-}
-
-static hsmssp_err
-get_string_opt(base_der *in, unsigned n, base_der *out, bool *present)
-{
-    CHECK(base_der_get_field_opt(in, n, BASE_DER_GENERAL_STRING, out,
-                                 present));
-    return *present ? check_string(*out) : HSMSSP_OK;
-}
-
-/* AuthorizationData and HostAddresses share one shape:
- * SEQUENCE OF SEQUENCE { [0] Int32, [1] OCTET STRING }.  Checked whole at
- * decode time, as MIT does, so that a malformed element is refused even
- * when nothing reads it later. */
-static hsmssp_err
-check_typed_octets_list(base_der list)
-{
-    base_der one, v;
-    int32_t t;
-
-    while (list.len > 0) {
-        CHECK(base_der_get(&list, BASE_DER_SEQUENCE, &one, NULL));
-        CHECK(get_int32(&one, 0, &t));
-        CHECK(base_der_get_field(&one, 1, BASE_DER_OCTET_STRING, &v));
-        CHECK(base_der_end(&one));
-    }
-    return HSMSSP_OK;
-}
-
-/* PrincipalName ::= SEQUENCE { name-type [0] Int32,
- *                              name-string [1] SEQUENCE OF KerberosString } */
-static hsmssp_err
-dec_principal_seq(base_der seq, kerb_principal *p)
-{
-    base_der list, s;
-
-    memset(p, 0, sizeof(*p));
-    CHECK(get_int32(&seq, 0, &p->type));
-    CHECK(base_der_get_field(&seq, 1, BASE_DER_SEQUENCE, &list));
-    CHECK(base_der_end(&seq));
-    while (list.len > 0) {
-        if (p->n == KERB_MAX_COMPONENTS)
-            return BASE_ERR(HSMSSP_ERR_LIMIT,
-                            "principal name has more than %d components",
-                            KERB_MAX_COMPONENTS);
-        CHECK(base_der_get(&list, BASE_DER_GENERAL_STRING, &s, NULL));
-        CHECK(check_string(s));
-        p->comp[p->n++] = s;
-    }
-    if (p->n == 0)
-        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "principal name is empty");
-    return HSMSSP_OK;
-}
-
-static hsmssp_err
-get_principal(base_der *in, unsigned n, kerb_principal *p)
-{
-    base_der seq;
-
-    CHECK(base_der_get_field(in, n, BASE_DER_SEQUENCE, &seq));
-    return dec_principal_seq(seq, p);
-}
-
-static hsmssp_err
-get_principal_opt(base_der *in, unsigned n, kerb_principal *p, bool *present)
-{
-    base_der seq;
-
-    memset(p, 0, sizeof(*p));
-    CHECK(base_der_get_field_opt(in, n, BASE_DER_SEQUENCE, &seq, present));
-    return *present ? dec_principal_seq(seq, p) : HSMSSP_OK;
-}
-
-/* EncryptedData ::= SEQUENCE { etype [0] Int32, kvno [1] UInt32 OPTIONAL,
- *                              cipher [2] OCTET STRING } */
-static hsmssp_err
-dec_enc_data_seq(base_der seq, kerb_enc_data *ed)
-{
-    base_der v;
-
-    memset(ed, 0, sizeof(*ed));
-    CHECK(get_int32(&seq, 0, &ed->etype));
-    CHECK(base_der_get_field_opt(&seq, 1, BASE_DER_INTEGER, &v,
-                                 &ed->has_kvno));
-    if (ed->has_kvno)
-        CHECK(base_der_uint32(v, &ed->kvno));
-    CHECK(base_der_get_field(&seq, 2, BASE_DER_OCTET_STRING, &ed->cipher));
-    return base_der_end(&seq);
-}
-
-static hsmssp_err
-get_enc_data(base_der *in, unsigned n, kerb_enc_data *ed)
-{
-    base_der seq;
-
-    CHECK(base_der_get_field(in, n, BASE_DER_SEQUENCE, &seq));
-    return dec_enc_data_seq(seq, ed);
-}
-
-/* EncryptionKey ::= SEQUENCE { keytype [0] Int32,
- *                              keyvalue [1] OCTET STRING } */
-static hsmssp_err
-dec_key_seq(base_der seq, kerb_key *k)
-{
-    memset(k, 0, sizeof(*k));
-    CHECK(get_int32(&seq, 0, &k->etype));
-    CHECK(base_der_get_field(&seq, 1, BASE_DER_OCTET_STRING, &k->value));
-    return base_der_end(&seq);
-}
-
-static hsmssp_err
-get_key(base_der *in, unsigned n, kerb_key *k)
-{
-    base_der seq;
-
-    CHECK(base_der_get_field(in, n, BASE_DER_SEQUENCE, &seq));
-    return dec_key_seq(seq, k);
-}
+/* ---- field readers (the others: kerb_asn1-int.h) --------------------- */
 
 static hsmssp_err
 get_key_opt(base_der *in, unsigned n, kerb_key *k, bool *present)
@@ -246,29 +39,6 @@ get_uint32_opt(base_der *in, unsigned n, uint32_t *out, bool *present)
     *out = 0;
     CHECK(base_der_get_field_opt(in, n, BASE_DER_INTEGER, &v, present));
     return *present ? base_der_uint32(v, out) : HSMSSP_OK;
-}
-
-/* Skips context fields numbered above last that a later revision of a
- * type may append, after checking they are well-formed DER of bounded
- * depth; anything else left over is an error. */
-static hsmssp_err
-skip_extensions(base_der *in, unsigned last)
-{
-    unsigned tag;
-    base_der content;
-
-    while (in->len > 0) {
-        int t = base_der_peek(in);
-
-        if (t < 0 || (t & 0xe0) != 0xa0 || (unsigned)(t & 0x1f) <= last)
-            return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
-                            "unexpected element (tag 0x%02x)",
-                            t < 0 ? 0xff : (unsigned)t);
-        CHECK(base_der_get_any(in, &tag, &content, NULL));
-        CHECK(base_der_check(content, KERB_ASN1_MAX_DEPTH));
-        last = tag & 0x1fu;
-    }
-    return HSMSSP_OK;
 }
 
 /* Opens [APPLICATION app] SEQUENCE { ... } and returns the sequence's
@@ -303,20 +73,6 @@ kerb_dec_ticket(base_der in, kerb_ticket *t)
     CHECK(get_principal(&seq, 2, &t->sname));
     CHECK(get_enc_data(&seq, 3, &t->enc));
     return skip_extensions(&seq, 3);
-}
-
-/* The ticket inside a field: [n] Ticket, whose contents are the whole
- * [APPLICATION 1] element. */
-static hsmssp_err
-get_ticket(base_der *in, unsigned n, kerb_ticket *t)
-{
-    base_der wrap, whole;
-    unsigned tag;
-
-    CHECK(base_der_get(in, BASE_DER_CTX(n), &wrap, NULL));
-    CHECK(base_der_get_any(&wrap, &tag, NULL, &whole));
-    CHECK(base_der_end(&wrap));
-    return kerb_dec_ticket(whole, t);
 }
 
 /* AP-REQ ::= [APPLICATION 14] SEQUENCE { pvno [0], msg-type [1],
@@ -651,41 +407,6 @@ kerb_dec_etype_list(base_der in, int32_t *etypes, size_t max, size_t *n_out)
 
 /* ---- encoders -------------------------------------------------------- */
 
-/* Wraps everything written since mark m in [n]. */
-static void
-wrap_field(base_der_w *w, size_t m, unsigned n)
-{
-    base_der_w_wrap(w, BASE_DER_CTX(n), base_der_w_len(w) - m);
-}
-
-static void
-w_int_field(base_der_w *w, unsigned n, int64_t v)
-{
-    size_t m = base_der_w_len(w);
-
-    base_der_w_int(w, v);
-    wrap_field(w, m, n);
-}
-
-static void
-w_prim_field(base_der_w *w, unsigned n, unsigned tag, const void *p,
-             size_t len)
-{
-    size_t m = base_der_w_len(w);
-
-    base_der_w_prim(w, tag, p, len);
-    wrap_field(w, m, n);
-}
-
-static void
-w_time_field(base_der_w *w, unsigned n, int64_t t)
-{
-    size_t m = base_der_w_len(w);
-
-    base_der_w_ktime(w, t);
-    wrap_field(w, m, n);
-}
-
 void
 kerb_enc_principal(base_der_w *w, const kerb_principal *p)
 {
@@ -721,14 +442,6 @@ kerb_enc_key(base_der_w *w, int32_t etype, const uint8_t *key, size_t len)
     w_prim_field(w, 1, BASE_DER_OCTET_STRING, key, len);
     w_int_field(w, 0, etype);
     base_der_w_wrap(w, BASE_DER_SEQUENCE, base_der_w_len(w) - m);
-}
-
-/* Closes [APPLICATION app] SEQUENCE around everything since mark m. */
-static void
-wrap_app(base_der_w *w, size_t m, unsigned app)
-{
-    base_der_w_wrap(w, BASE_DER_SEQUENCE, base_der_w_len(w) - m);
-    base_der_w_wrap(w, BASE_DER_APP(app), base_der_w_len(w) - m);
 }
 
 void

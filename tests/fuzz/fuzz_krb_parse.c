@@ -40,6 +40,20 @@
  * KrbCredInfo included, is NUL-free (kerb_asn1.c get_string_opt; the
  * first fuzz runs found those realms unchecked, the seeds
  * regress-krb-error-nul-crealm and regress-enc-cred-nul-prealm keep them).
+ *
+ * The KDC exchanges (kerb_asn1_kdc.c, issue #4) add the initiator's
+ * hostile inputs: AS-REP and TGS-REP, the METHOD-DATA of a KRB-ERROR's
+ * e-data and the ETYPE-INFO2 inside it or inside a reply's padata (each
+ * followed into the next as the initiator will), EncASRepPart and
+ * EncTGSRepPart "as if decrypted", plus the KDC-REQ and PA-ENC-TS-ENC
+ * that hsmssp writes.  Each is re-encoded (kerb_asn1-int.h has the KDC
+ * side's encoders) and must decode to the same fields, and to the same
+ * bytes unless a tolerance applies (extensions, the other spelling of a
+ * nonce or kvno >= 2^31, KerberosFlags longer than 32 bits, HostAddresses
+ * in a KDC-REQ, a missing pausec).  KRB-CRED and EncKrbCredPart of the
+ * shape hsmssp writes (one ticket, one KrbCredInfo) are re-encoded too.
+ * METHOD-DATA and ETYPE-INFO2 are also decoded with a small bound: the
+ * bound turns a valid input into LIMIT or keeps it entry for entry.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,6 +61,7 @@
 
 #include "fuzzcommon.h"
 #include "krbparse.h"
+#include "provider/kerberos/kerb_asn1-int.h"
 #include "provider/kerberos/kerb_asn1.h"
 #include "provider/kerberos/kerb_gss.h"
 
@@ -257,6 +272,8 @@ check_same_bytes(base_der in, base_der out, bool tolerated, const char *what)
 
 static void do_cred(base_der in);
 static void do_authz(base_der in);
+static void do_padata(base_der in);
+static void do_etype_info2(base_der in);
 
 static void
 check_ticket(const kerb_ticket *t)
@@ -386,6 +403,9 @@ do_error(base_der in)
         check_principal(&e.cname, e.crealm, false);
     IN(e.etext);
     IN(e.edata);
+    /* The initiator reads e-data as METHOD-DATA (PREAUTH_REQUIRED). */
+    if (e.has_edata)
+        do_padata(e.edata);
     buf = writer(&w, in.len);
     kerb_enc_error(&w, &e);
     out = finish(&w, "KRB-ERROR");
@@ -396,10 +416,19 @@ do_error(base_der in)
     free(buf);
 }
 
+static bool
+big_kvno(const kerb_enc_data *e)
+{
+    return e->has_kvno && e->kvno >= 0x80000000u;
+}
+
 static void
 do_cred(base_der in)
 {
-    kerb_krb_cred c;
+    kerb_krb_cred c, c2;
+    base_der_w w;
+    base_der out, unused;
+    uint8_t *buf;
     hsmssp_err ret = kerb_dec_cred(in, &c);
 
     check_err(ret, "kerb_dec_cred");
@@ -410,6 +439,20 @@ do_cred(base_der in)
     for (size_t i = 0; i < c.n_tickets; i++)
         check_ticket(&c.tickets[i]);
     check_enc_data(&c.enc);
+    if (c.n_tickets != 1)
+        return; /* kerb_enc_krb_cred writes the one-ticket form only */
+    buf = writer(&w, in.len);
+    kerb_enc_krb_cred(&w, c.tickets[0].whole, &c.enc);
+    out = finish(&w, "KRB-CRED");
+    ret = kerb_dec_cred(out, &c2);
+    FUZZ_CHECK(ret == HSMSSP_OK && c2.n_tickets == 1 &&
+                   base_der_eq(c2.tickets[0].whole, c.tickets[0].whole) &&
+                   enc_data_eq(&c2.enc, &c.enc),
+               "re-encoded KRB-CRED decodes to other fields");
+    check_same_bytes(in, out,
+                     top_fields(in, 0, &unused) > 3 || big_kvno(&c.enc),
+                     "KRB-CRED");
+    free(buf);
 }
 
 static void
@@ -637,6 +680,89 @@ do_enc_ap_rep(base_der in)
     free(buf);
 }
 
+static bool
+opt_time_eq(bool ha, int64_t a, bool hb, int64_t b)
+{
+    return ha == hb && a == b;
+}
+
+static bool
+cred_info_eq(const kerb_cred_info *a, const kerb_cred_info *b)
+{
+    return key_eq(&a->key, &b->key) && a->has_prealm == b->has_prealm &&
+           base_der_eq(a->prealm, b->prealm) && a->has_pname == b->has_pname &&
+           (!a->has_pname || principal_eq(&a->pname, &b->pname)) &&
+           a->has_flags == b->has_flags && a->flags == b->flags &&
+           opt_time_eq(a->has_authtime, a->authtime, b->has_authtime,
+                       b->authtime) &&
+           opt_time_eq(a->has_starttime, a->starttime, b->has_starttime,
+                       b->starttime) &&
+           opt_time_eq(a->has_endtime, a->endtime, b->has_endtime,
+                       b->endtime) &&
+           opt_time_eq(a->has_renew_till, a->renew_till, b->has_renew_till,
+                       b->renew_till) &&
+           a->has_srealm == b->has_srealm &&
+           base_der_eq(a->srealm, b->srealm) && a->has_sname == b->has_sname &&
+           (!a->has_sname || principal_eq(&a->sname, &b->sname));
+}
+
+/* The largest context tag of the first element of the SEQUENCE OF in
+ * field [0] of an [APPLICATION n] message (the first KrbCredInfo), and
+ * whether its flags [3] are other than exactly 32 bits. */
+static unsigned
+first_info_fields(base_der in, bool *odd_flags)
+{
+    base_der list, one, wrap, v;
+    unsigned tag, max = 0;
+
+    *odd_flags = false;
+    (void)top_fields(in, 0, &list);
+    if (base_der_get(&list, BASE_DER_SEQUENCE, &one, NULL) != HSMSSP_OK)
+        return 0;
+    while (one.len > 0 &&
+           base_der_get_any(&one, &tag, &wrap, NULL) == HSMSSP_OK) {
+        if ((tag & 0x1fu) > max)
+            max = tag & 0x1fu;
+        if ((tag & 0x1fu) == 3 &&
+            base_der_get_any(&wrap, &tag, &v, NULL) == HSMSSP_OK)
+            *odd_flags = v.len != 5 || v.p[0] != 0;
+    }
+    return max;
+}
+
+/* EncKrbCredPart in the shape kerb_enc_enc_cred_part writes: one
+ * KrbCredInfo, no nonce, usec exactly when timestamp. */
+static void
+reencode_enc_cred(base_der in, const kerb_enc_cred_part *p)
+{
+    kerb_enc_cred_part p2;
+    base_der_w w;
+    base_der out, unused;
+    uint8_t *buf;
+    bool odd_flags;
+    unsigned info_max;
+    hsmssp_err ret;
+
+    if (p->n_info != 1 || p->has_nonce || p->has_timestamp != p->has_usec)
+        return;
+    buf = writer(&w, in.len);
+    kerb_enc_enc_cred_part(&w, &p->info[0], p->has_timestamp, p->timestamp,
+                           p->usec);
+    out = finish(&w, "EncKrbCredPart");
+    ret = kerb_dec_enc_cred_part(out, &p2);
+    FUZZ_CHECK(ret == HSMSSP_OK && p2.n_info == 1 &&
+                   cred_info_eq(&p->info[0], &p2.info[0]) && !p2.has_nonce &&
+                   p2.has_timestamp == p->has_timestamp &&
+                   p2.timestamp == p->timestamp && p2.usec == p->usec,
+               "re-encoded EncKrbCredPart decodes to other fields");
+    /* Tolerated: addresses, extensions, caddr in the KrbCredInfo. */
+    info_max = first_info_fields(in, &odd_flags);
+    check_same_bytes(
+        in, out, top_fields(in, 0, &unused) > 3 || info_max > 9 || odd_flags,
+        "EncKrbCredPart");
+    free(buf);
+}
+
 static void
 do_enc_cred(base_der in)
 {
@@ -665,6 +791,404 @@ do_enc_cred(base_der in)
         if (ci->has_endtime)
             check_time(ci->endtime);
     }
+    reencode_enc_cred(in, &p);
+}
+
+/* ---- the KDC exchanges ------------------------------------------------- */
+
+static bool
+pa_eq(const kerb_pa_data *a, const kerb_pa_data *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].type != b[i].type || !base_der_eq(a[i].value, b[i].value))
+            return false;
+    return true;
+}
+
+/* The value of field [n] of a SEQUENCE's contents (the element inside
+ * the [n]), or an empty view. */
+static base_der
+field_value(base_der seq, unsigned n)
+{
+    base_der wrap, v;
+    unsigned tag;
+
+    while (seq.len > 0 &&
+           base_der_get_any(&seq, &tag, &wrap, NULL) == HSMSSP_OK)
+        if (tag == BASE_DER_CTX(n) &&
+            base_der_get_any(&wrap, &tag, &v, NULL) == HSMSSP_OK)
+            return v;
+    return base_der_view(NULL, 0);
+}
+
+/* The contents of the SEQUENCE of [APPLICATION n] SEQUENCE, or of a bare
+ * SEQUENCE; empty when in is neither. */
+static base_der
+seq_contents(base_der in)
+{
+    base_der rest = in, inner = in, c;
+    unsigned tag;
+
+    if (in.len > 0 && (in.p[0] & 0xe0) == 0x60 &&
+        base_der_get_any(&rest, &tag, &inner, NULL) != HSMSSP_OK)
+        return base_der_view(NULL, 0);
+    if (base_der_get(&inner, BASE_DER_SEQUENCE, &c, NULL) != HSMSSP_OK)
+        return base_der_view(NULL, 0);
+    return c;
+}
+
+/* The largest context tag number among the fields of seq's contents. */
+static unsigned
+max_field(base_der seq)
+{
+    unsigned tag, max = 0;
+
+    while (seq.len > 0 &&
+           base_der_get_any(&seq, &tag, NULL, NULL) == HSMSSP_OK)
+        if ((tag & 0x1fu) > max)
+            max = tag & 0x1fu;
+    return max;
+}
+
+/* KerberosFlags other than exactly 32 bits (re-encoded as 32). */
+static bool
+odd_flags(base_der v)
+{
+    return v.len != 5 || v.p[0] != 0;
+}
+
+/* A UInt32 field spelled other than as the Int32 the encoders write:
+ * positive from 2^31 on. */
+static bool
+positive_big(base_der v)
+{
+    return v.len == 5 && v.p[0] == 0;
+}
+
+static void
+do_padata(base_der in)
+{
+    kerb_pa_data few[4], many[KERB_MAX_PADATA];
+    size_t n_few = 99, n_many = 99;
+    base_der_w w;
+    base_der out;
+    uint8_t *buf;
+    hsmssp_err r1, r2;
+
+    r1 = kerb_dec_padata_seq(in, few, BASE_ARRAY_LEN(few), &n_few);
+    r2 = kerb_dec_padata_seq(in, many, BASE_ARRAY_LEN(many), &n_many);
+    check_err(r1, "kerb_dec_padata_seq");
+    check_err(r2, "kerb_dec_padata_seq");
+    FUZZ_CHECK(r1 == HSMSSP_OK || n_few == 0, "n_out set on failure");
+    /* The bound only adds LIMIT, and only past it. */
+    if (r2 == HSMSSP_OK)
+        FUZZ_CHECK((n_many <= 4 && r1 == HSMSSP_OK && n_few == n_many &&
+                    pa_eq(few, many, n_few)) ||
+                       (n_many > 4 && r1 == HSMSSP_ERR_LIMIT),
+                   "METHOD-DATA under a bound: %s, %zu of %zu",
+                   hsmssp_err_name(r1), n_few, n_many);
+    else
+        FUZZ_CHECK(r1 != HSMSSP_OK, "valid only under the smaller bound");
+    if (r2 != HSMSSP_OK)
+        return;
+    for (size_t i = 0; i < n_many; i++)
+        IN(many[i].value);
+    /* No optional part and no extension: the same bytes again. */
+    buf = writer(&w, in.len);
+    kerb_enc_padata_seq(&w, many, n_many);
+    out = finish(&w, "METHOD-DATA");
+    check_same_bytes(in, out, false, "METHOD-DATA");
+    free(buf);
+    /* What the initiator does next with a PREAUTH_REQUIRED error. */
+    for (size_t i = 0; i < n_many; i++)
+        if (many[i].type == KERB_PA_ETYPE_INFO2)
+            do_etype_info2(many[i].value);
+}
+
+static void
+do_etype_info2(base_der in)
+{
+    kerb_etype_info2 few[2], many[KERB_MAX_ETYPES];
+    size_t n_few = 99, n_many = 99;
+    base_der_w w;
+    base_der out;
+    uint8_t *buf;
+    hsmssp_err r1, r2;
+
+    r1 = kerb_dec_etype_info2(in, few, BASE_ARRAY_LEN(few), &n_few);
+    r2 = kerb_dec_etype_info2(in, many, BASE_ARRAY_LEN(many), &n_many);
+    check_err(r1, "kerb_dec_etype_info2");
+    check_err(r2, "kerb_dec_etype_info2");
+    FUZZ_CHECK(r1 == HSMSSP_OK || n_few == 0, "n_out set on failure");
+    if (r2 == HSMSSP_OK)
+        FUZZ_CHECK((n_many <= 2 && r1 == HSMSSP_OK && n_few == n_many &&
+                    memcmp(few, many, n_few * sizeof(few[0])) == 0) ||
+                       (n_many > 2 && r1 == HSMSSP_ERR_LIMIT),
+                   "ETYPE-INFO2 under a bound: %s, %zu of %zu",
+                   hsmssp_err_name(r1), n_few, n_many);
+    else
+        FUZZ_CHECK(r1 != HSMSSP_OK, "valid only under the smaller bound");
+    if (r2 != HSMSSP_OK)
+        return;
+    FUZZ_CHECK(n_many >= 1, "empty ETYPE-INFO2 accepted");
+    for (size_t i = 0; i < n_many; i++) {
+        FUZZ_CHECK(many[i].has_salt || many[i].salt.len == 0, "salt");
+        check_kstring(many[i].salt);
+        IN(many[i].s2kparams);
+        FUZZ_CHECK(many[i].has_s2kparams || many[i].s2kparams.len == 0,
+                   "s2kparams");
+    }
+    buf = writer(&w, in.len);
+    kerb_enc_etype_info2(&w, many, n_many);
+    out = finish(&w, "ETYPE-INFO2");
+    check_same_bytes(in, out, false, "ETYPE-INFO2");
+    free(buf);
+}
+
+static bool
+kdc_req_eq(const kerb_kdc_req *a, const kerb_kdc_req *b)
+{
+    bool same =
+        a->msg_type == b->msg_type && a->n_padata == b->n_padata &&
+        pa_eq(a->padata, b->padata, a->n_padata) &&
+        a->kdc_options == b->kdc_options && a->has_cname == b->has_cname &&
+        (!a->has_cname || principal_eq(&a->cname, &b->cname)) &&
+        base_der_eq(a->realm, b->realm) && a->has_sname == b->has_sname &&
+        (!a->has_sname || principal_eq(&a->sname, &b->sname)) &&
+        opt_time_eq(a->has_from, a->from, b->has_from, b->from) &&
+        a->till == b->till &&
+        opt_time_eq(a->has_rtime, a->rtime, b->has_rtime, b->rtime) &&
+        a->nonce == b->nonce && a->n_etypes == b->n_etypes &&
+        memcmp(a->etypes, b->etypes, a->n_etypes * sizeof(a->etypes[0])) ==
+            0 &&
+        a->has_authz == b->has_authz &&
+        (!a->has_authz || enc_data_eq(&a->enc_authz, &b->enc_authz)) &&
+        a->n_additional == b->n_additional;
+
+    for (size_t i = 0; same && i < a->n_additional; i++)
+        same = base_der_eq(a->additional[i], b->additional[i]);
+    return same;
+}
+
+static void
+do_kdc_req(base_der in)
+{
+    static kerb_kdc_req_dec d, d2;
+    const kerb_kdc_req *r = &d.req;
+    base_der_w w, wb;
+    base_der out, body, body_seq;
+    uint8_t *buf, *bbuf;
+    bool tolerated;
+    hsmssp_err ret = kerb_dec_kdc_req(in, &d);
+
+    check_err(ret, "kerb_dec_kdc_req");
+    if (ret != HSMSSP_OK)
+        return;
+    FUZZ_CHECK(r->msg_type == KERB_MSG_AS_REQ ||
+                   r->msg_type == KERB_MSG_TGS_REQ,
+               "msg-type %d", (int)r->msg_type);
+    FUZZ_CHECK(r->padata == d.padata && r->etypes == d.etypes &&
+                   r->additional == d.additional,
+               "KDC-REQ pointers outside the decoded struct");
+    FUZZ_CHECK(r->n_padata <= KERB_MAX_PADATA && r->n_etypes >= 1 &&
+                   r->n_etypes <= KERB_MAX_ETYPES &&
+                   r->n_additional <= KERB_MAX_CRED_TICKETS,
+               "KDC-REQ counts %zu %zu %zu", r->n_padata, r->n_etypes,
+               r->n_additional);
+    IN(d.body);
+    check_kstring(r->realm);
+    if (r->has_cname)
+        check_principal(&r->cname, r->realm, true);
+    if (r->has_sname)
+        check_principal(&r->sname, r->realm, true);
+    check_time(r->till);
+    FUZZ_CHECK(r->has_from || r->from == 0, "from");
+    FUZZ_CHECK(r->has_rtime || r->rtime == 0, "rtime");
+    if (r->has_authz)
+        check_enc_data(&r->enc_authz);
+    if (d.has_addresses)
+        IN(d.addresses);
+    for (size_t i = 0; i < r->n_padata; i++) {
+        IN(r->padata[i].value);
+        /* A KDC parses PA-TGS-REQ as an AP-REQ. */
+        if (r->padata[i].type == KERB_PA_TGS_REQ)
+            do_ap_req(r->padata[i].value);
+    }
+    for (size_t i = 0; i < r->n_additional; i++)
+        do_ticket(r->additional[i]);
+    /* Re-encoding: the body first, the message around it. */
+    bbuf = writer(&wb, d.body.len);
+    kerb_enc_kdc_req_body(&wb, r);
+    body = finish(&wb, "KDC-REQ-BODY");
+    buf = writer(&w, in.len);
+    kerb_enc_kdc_req(&w, r, body);
+    out = finish(&w, "KDC-REQ");
+    ret = kerb_dec_kdc_req(out, &d2);
+    FUZZ_CHECK(ret == HSMSSP_OK && kdc_req_eq(r, &d2.req) &&
+                   base_der_eq(d2.body, body),
+               "re-encoded KDC-REQ decodes to other fields");
+    body_seq = seq_contents(d.body);
+    tolerated = d.has_addresses || d.has_ext ||
+                odd_flags(field_value(body_seq, 0)) ||
+                positive_big(field_value(body_seq, 7)) ||
+                (r->has_authz && big_kvno(&r->enc_authz));
+    check_same_bytes(d.body, body, tolerated, "KDC-REQ-BODY");
+    check_same_bytes(in, out, tolerated || max_field(seq_contents(in)) > 4,
+                     "KDC-REQ");
+    free(buf);
+    free(bbuf);
+}
+
+static void
+do_pa_enc_ts(base_der in)
+{
+    int64_t ts, ts2;
+    int32_t us, us2;
+    bool has, has2;
+    base_der_w w;
+    base_der out;
+    uint8_t *buf;
+    hsmssp_err ret = kerb_dec_pa_enc_ts(in, &ts, &has, &us);
+
+    check_err(ret, "kerb_dec_pa_enc_ts");
+    if (ret != HSMSSP_OK) {
+        FUZZ_CHECK(ts == 0 && !has && us == 0, "outputs set on failure");
+        return;
+    }
+    check_time(ts);
+    FUZZ_CHECK(us >= 0 && us <= 999999 && (has || us == 0), "pausec %d",
+               (int)us);
+    buf = writer(&w, in.len);
+    kerb_enc_pa_enc_ts(&w, ts, us);
+    out = finish(&w, "PA-ENC-TS-ENC");
+    ret = kerb_dec_pa_enc_ts(out, &ts2, &has2, &us2);
+    FUZZ_CHECK(ret == HSMSSP_OK && ts2 == ts && has2 && us2 == us,
+               "re-encoded PA-ENC-TS-ENC decodes to other fields");
+    /* Tolerated: extensions, and the pausec the encoder always adds. */
+    check_same_bytes(in, out, !has || max_field(seq_contents(in)) > 1,
+                     "PA-ENC-TS-ENC");
+    free(buf);
+}
+
+static bool
+kdc_rep_eq(const kerb_kdc_rep *a, const kerb_kdc_rep *b)
+{
+    return a->msg_type == b->msg_type && a->n_padata == b->n_padata &&
+           pa_eq(a->padata, b->padata, a->n_padata) &&
+           base_der_eq(a->crealm, b->crealm) &&
+           principal_eq(&a->cname, &b->cname) &&
+           base_der_eq(a->ticket.whole, b->ticket.whole) &&
+           enc_data_eq(&a->enc, &b->enc);
+}
+
+static void
+do_kdc_rep(base_der in)
+{
+    static kerb_kdc_rep r, r2;
+    base_der_w w;
+    base_der out, unused;
+    uint8_t *buf;
+    hsmssp_err ret = kerb_dec_kdc_rep(in, &r);
+
+    check_err(ret, "kerb_dec_kdc_rep");
+    if (ret != HSMSSP_OK)
+        return;
+    FUZZ_CHECK(r.msg_type == KERB_MSG_AS_REP || r.msg_type == KERB_MSG_TGS_REP,
+               "msg-type %d", (int)r.msg_type);
+    FUZZ_CHECK(r.n_padata <= KERB_MAX_PADATA, "%zu padata", r.n_padata);
+    check_kstring(r.crealm);
+    check_principal(&r.cname, r.crealm, true);
+    check_ticket(&r.ticket);
+    do_ticket(r.ticket.whole);
+    check_enc_data(&r.enc);
+    for (size_t i = 0; i < r.n_padata; i++) {
+        IN(r.padata[i].value);
+        if (r.padata[i].type == KERB_PA_ETYPE_INFO2)
+            do_etype_info2(r.padata[i].value);
+    }
+    buf = writer(&w, in.len);
+    kerb_enc_kdc_rep(&w, &r);
+    out = finish(&w, "KDC-REP");
+    ret = kerb_dec_kdc_rep(out, &r2);
+    FUZZ_CHECK(ret == HSMSSP_OK && kdc_rep_eq(&r, &r2),
+               "re-encoded KDC-REP decodes to other fields");
+    check_same_bytes(in, out,
+                     top_fields(in, 0, &unused) > 6 || big_kvno(&r.enc),
+                     "KDC-REP");
+    free(buf);
+}
+
+static bool
+enc_kdc_rep_eq(const kerb_enc_kdc_rep_part *a, const kerb_enc_kdc_rep_part *b)
+{
+    return key_eq(&a->key, &b->key) && base_der_eq(a->last_req, b->last_req) &&
+           a->nonce == b->nonce &&
+           opt_time_eq(a->has_key_expiration, a->key_expiration,
+                       b->has_key_expiration, b->key_expiration) &&
+           a->flags == b->flags && a->authtime == b->authtime &&
+           opt_time_eq(a->has_starttime, a->starttime, b->has_starttime,
+                       b->starttime) &&
+           a->endtime == b->endtime &&
+           opt_time_eq(a->has_renew_till, a->renew_till, b->has_renew_till,
+                       b->renew_till) &&
+           base_der_eq(a->srealm, b->srealm) &&
+           principal_eq(&a->sname, &b->sname) &&
+           a->has_caddr == b->has_caddr && base_der_eq(a->caddr, b->caddr) &&
+           a->has_enc_padata == b->has_enc_padata &&
+           base_der_eq(a->enc_padata, b->enc_padata);
+}
+
+static void
+do_enc_kdc_rep(base_der in)
+{
+    static kerb_enc_kdc_rep_part e, e2;
+    kerb_pa_data pa[KERB_MAX_PADATA];
+    size_t n;
+    unsigned app = 99, app2;
+    base_der_w w;
+    base_der out, seq;
+    uint8_t *buf;
+    hsmssp_err ret = kerb_dec_enc_kdc_rep_part(in, &e, &app);
+
+    check_err(ret, "kerb_dec_enc_kdc_rep_part");
+    if (ret != HSMSSP_OK) {
+        FUZZ_CHECK(app == 0, "app_out set on failure");
+        return;
+    }
+    FUZZ_CHECK(app == 25 || app == 26, "app %u", app);
+    check_key(&e.key);
+    IN(e.last_req);
+    check_time(e.authtime);
+    check_time(e.endtime);
+    FUZZ_CHECK(e.has_starttime || e.starttime == 0, "starttime");
+    FUZZ_CHECK(e.has_renew_till || e.renew_till == 0, "renew-till");
+    FUZZ_CHECK(e.has_key_expiration || e.key_expiration == 0, "key-exp");
+    check_kstring(e.srealm);
+    check_principal(&e.sname, e.srealm, true);
+    if (e.has_caddr) {
+        IN(e.caddr);
+        FUZZ_CHECK(base_der_check(e.caddr, 3) == HSMSSP_OK, "caddr");
+    }
+    if (e.has_enc_padata) {
+        /* Checked at decode: kerb_dec_padata_seq takes it as is. */
+        IN(e.enc_padata);
+        ret = kerb_dec_padata_seq(e.enc_padata, pa, KERB_MAX_PADATA, &n);
+        FUZZ_CHECK(ret == HSMSSP_OK, "encrypted-pa-data: %s",
+                   hsmssp_err_name(ret));
+        do_padata(e.enc_padata);
+    }
+    buf = writer(&w, in.len);
+    kerb_enc_enc_kdc_rep_part(&w, &e, app);
+    out = finish(&w, "EncKDCRepPart");
+    ret = kerb_dec_enc_kdc_rep_part(out, &e2, &app2);
+    FUZZ_CHECK(ret == HSMSSP_OK && app2 == app && enc_kdc_rep_eq(&e, &e2),
+               "re-encoded EncKDCRepPart decodes to other fields");
+    seq = seq_contents(in);
+    check_same_bytes(in, out,
+                     max_field(seq) > 12 || odd_flags(field_value(seq, 4)) ||
+                         positive_big(field_value(seq, 2)),
+                     "EncKDCRepPart");
+    free(buf);
 }
 
 static void
@@ -795,6 +1319,24 @@ run(enum kp_sel sel, base_der in)
         break;
     case KP_DER:
         do_der(in);
+        break;
+    case KP_KDC_REQ:
+        do_kdc_req(in);
+        break;
+    case KP_KDC_REP:
+        do_kdc_rep(in);
+        break;
+    case KP_ENC_KDC_REP:
+        do_enc_kdc_rep(in);
+        break;
+    case KP_PADATA:
+        do_padata(in);
+        break;
+    case KP_ETYPE_INFO2:
+        do_etype_info2(in);
+        break;
+    case KP_PA_ENC_TS:
+        do_pa_enc_ts(in);
         break;
     case KP_N:
         break;

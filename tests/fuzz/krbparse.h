@@ -12,10 +12,20 @@
  *   KP_AUTHZ       AuthorizationData contents (the SEQUENCE OF's body)
  *   KP_ETYPES      an RFC 4537 EtypeList (a whole SEQUENCE)
  *   KP_DER         byte 1 = depth bound, bytes 2.. for base_der_check()
+ *   KP_KDC_REQ     an AS-REQ or TGS-REQ (what a KDC parses; hsmssp's own
+ *                  requests are checked through it)
+ *   KP_KDC_REP     an AS-REP or TGS-REP, as the initiator receives it
+ *   KP_ENC_KDC_REP EncASRepPart / EncTGSRepPart ("as if decrypted")
+ *   KP_PADATA      METHOD-DATA (a KRB-ERROR's e-data)
+ *   KP_ETYPE_INFO2 an ETYPE-INFO2 (a PA-ETYPE-INFO2 value)
+ *   KP_PA_ENC_TS   PA-ENC-TS-ENC ("as if decrypted")
  * Everything the acceptor parses before it uses a key is in the first
  * group (framing, AP-REQ, Ticket, KRB-CRED); the plaintexts after a
  * decryption (EncTicketPart, Authenticator, EncAPRepPart,
- * EncKrbCredPart) are fed "as if decrypted".
+ * EncKrbCredPart) are fed "as if decrypted".  The KDC exchanges (issue
+ * #4) come after KP_DER, so the selector bytes of older seeds keep their
+ * meaning; the initiator parses KP_KDC_REP, KP_PADATA and KP_ETYPE_INFO2
+ * from the network before any key is used.
  */
 #ifndef HSMSSP_KRBPARSE_H
 #define HSMSSP_KRBPARSE_H
@@ -38,6 +48,12 @@ enum kp_sel {
     KP_AUTHZ,
     KP_ETYPES,
     KP_DER,
+    KP_KDC_REQ,
+    KP_KDC_REP,
+    KP_ENC_KDC_REP,
+    KP_PADATA,
+    KP_ETYPE_INFO2,
+    KP_PA_ENC_TS,
     KP_N
 };
 
@@ -53,9 +69,11 @@ static inline const char *
 kp_name(enum kp_sel s)
 {
     static const char *const names[KP_N] = {
-        "all",      "gss",        "ap-req",  "ap-rep", "krb-error",
-        "krb-cred", "ticket",     "enc-tkt", "auth",   "enc-ap-rep",
-        "enc-cred", "cksum-8003", "authz",   "etypes", "der"};
+        "all",      "gss",        "ap-req",      "ap-rep", "krb-error",
+        "krb-cred", "ticket",     "enc-tkt",     "auth",   "enc-ap-rep",
+        "enc-cred", "cksum-8003", "authz",       "etypes", "der",
+        "kdc-req",  "kdc-rep",    "enc-kdc-rep", "padata", "etype-info2",
+        "pa-enc-ts"};
     return (unsigned)s < KP_N ? names[s] : "?";
 }
 

@@ -7,8 +7,15 @@
 #                            delegation), their Ticket, EncTicketPart,
 #                            Authenticator, 0x8003 checksum, KRB-CRED and
 #                            EncKrbCredPart, AP-REPs and KRB-ERRORs of
-#                            hsmssp's and MIT's acceptors, plus encoder
-#                            output; written by
+#                            hsmssp's and MIT's acceptors; the KDC
+#                            exchanges (issue #4): hsmssp's AS-REQs,
+#                            TGS-REQ, PA-ENC-TS-ENC and delegation
+#                            KRB-CRED, the KDC's AS-REP and TGS-REP with
+#                            their decrypted EncASRepPart/EncTGSRepPart,
+#                            PREAUTH_REQUIRED, PREAUTH_FAILED and
+#                            C_PRINCIPAL_UNKNOWN errors, METHOD-DATA and
+#                            ETYPE-INFO2 (default and random salts); plus
+#                            encoder output; all written by
 #                            tests/kdc/test_der_oracle --write-seeds, key
 #                            bytes in plaintexts overwritten
 #   corpus/fuzz_msg_tokens/  MIC and Wrap tokens on the fixed keys of
