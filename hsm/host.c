@@ -244,3 +244,15 @@ hsm_arrival_random_key(int32_t etype, base_secret **key_out)
     *key_out = k;
     return HSMSSP_OK;
 }
+
+hsmssp_err
+hsm_string_to_key(int32_t etype, const char *password, size_t pwlen,
+                  const uint8_t *salt, size_t saltlen, const uint8_t *params,
+                  size_t params_len, base_secret **key_out)
+{
+    *key_out = NULL;
+    if (password == NULL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no password");
+    return krbsw_string_to_key(etype, password, pwlen, salt, saltlen, params,
+                               params_len, key_out);
+}

@@ -261,6 +261,9 @@ hsmssp_err hsm_key_destroy(hsm_key *key) BASE_WUR;
 
 int32_t hsm_key_etype(const hsm_key *key);
 
+/* The token the key lives on. */
+hsm_token *hsm_key_token(const hsm_key *key);
+
 /* Every PKCS#11 object handle this key currently owns (base key, stored
  * per-usage keys, cached derived keys), for the sensitivity test.  Writes
  * up to max handles as unsigned long; returns the total count. */
@@ -430,6 +433,20 @@ hsmssp_err hsm_arrival_encrypt(int32_t etype, const base_secret *key,
  * subkeys: generated on the host, used in the arrival window, imported,
  * wiped). */
 hsmssp_err hsm_arrival_random_key(int32_t etype, base_secret **key_out)
+    BASE_WUR;
+
+/* ---- string-to-key (level H(import)) ------------------------------- */
+
+/* RFC 3961 string-to-key of a password (UTF-8) for an account key: the
+ * one moment a long-term key exists on the host, after which the caller
+ * imports *key_out (hsm_key_import, or kerb_ks_import) and frees it.
+ * Salt and s2kparams come from the KDC's ETYPE-INFO2 (params NULL: the
+ * enctype's default iteration count; counts above 2^24 are refused, so
+ * a KDC cannot make this spin).  Etype 23 ignores salt and params. */
+hsmssp_err hsm_string_to_key(int32_t etype, const char *password,
+                             size_t pwlen, const uint8_t *salt,
+                             size_t saltlen, const uint8_t *params,
+                             size_t params_len, base_secret **key_out)
     BASE_WUR;
 
 #endif

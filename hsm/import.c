@@ -1035,6 +1035,12 @@ hsm_key_etype(const hsm_key *key)
     return key->etype;
 }
 
+hsm_token *
+hsm_key_token(const hsm_key *key)
+{
+    return key->tok;
+}
+
 size_t
 hsm_key_objects(hsm_key *key, unsigned long *handles, size_t max)
 {

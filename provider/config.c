@@ -583,6 +583,14 @@ static const key_spec keys[] = {
      PROV_MIN_KDC_TIMEOUT_MS, PROV_MAX_KDC_TIMEOUT_MS, NULL, false},
     {"kerberos", "kdc_attempts", parse_number, OFF(kdc_attempts), F_UINT,
      PROV_MIN_KDC_ATTEMPTS, PROV_MAX_KDC_ATTEMPTS, NULL, false},
+    /* Initiator side.  A TGT shorter than five minutes would be
+     * refreshed on nearly every use. */
+    {"kerberos", "ticket_lifetime", parse_number, OFF(ticket_lifetime), F_INT,
+     PROV_MIN_TICKET_LIFETIME, PROV_MAX_TICKET_LIFETIME, NULL, false},
+    {"kerberos", "renew_lifetime", parse_number, OFF(renew_lifetime), F_INT,
+     0, PROV_MAX_RENEW_LIFETIME, NULL, false},
+    {"kerberos", "ticket_dir", parse_abs_path, OFF(ticket_dir), F_STR, 0, 0,
+     NULL, false},
 
     /* [logging] */
     {"logging", "level", parse_keyword, OFF(log_level), F_INT, 0, 0,
@@ -643,6 +651,8 @@ prov_config_defaults(prov_config **cfg_out)
     cfg->max_der_depth = PROV_DEFAULT_MAX_DER_DEPTH;
     cfg->kdc_timeout_ms = PROV_DEFAULT_KDC_TIMEOUT_MS;
     cfg->kdc_attempts = PROV_DEFAULT_KDC_ATTEMPTS;
+    cfg->ticket_lifetime = PROV_DEFAULT_TICKET_LIFETIME;
+    cfg->renew_lifetime = 0;
     cfg->log_level = HSMSSP_LOG_WARNING;
     *cfg_out = cfg;
     cfg = NULL;
@@ -673,6 +683,7 @@ prov_config_free(prov_config *cfg)
     free(cfg->pin_file);
     free_secret_string(cfg->init_args);
     free(cfg->rcache_path);
+    free(cfg->ticket_dir);
     free(cfg);
 }
 

@@ -63,6 +63,10 @@
 #define PROV_DEFAULT_KDC_ATTEMPTS 3u
 #define PROV_MIN_KDC_ATTEMPTS 1u
 #define PROV_MAX_KDC_ATTEMPTS 10u
+#define PROV_DEFAULT_TICKET_LIFETIME 36000 /* 10 h, MIT's default */
+#define PROV_MIN_TICKET_LIFETIME 300
+#define PROV_MAX_TICKET_LIFETIME 31536000 /* a year */
+#define PROV_MAX_RENEW_LIFETIME 31536000
 
 /* Capacity of prov_config.permitted_enctypes. */
 #define PROV_MAX_ENCTYPES 8
@@ -115,6 +119,12 @@ typedef struct prov_config {
      * KDC list are made before HSMSSP_ERR_KDC_UNREACHABLE. */
     unsigned kdc_timeout_ms;
     unsigned kdc_attempts;
+    /* Initiator: the TGT lifetime asked for, the renewable lifetime (0:
+     * not renewable), and where `hsmssp kinit` keeps ticket files (NULL:
+     * the default rules of kerb_tktfile.h). */
+    int ticket_lifetime;
+    int renew_lifetime;
+    char *ticket_dir;
 
     /* [logging] */
     int log_level; /* an hsmssp_log_level value */

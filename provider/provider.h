@@ -220,6 +220,10 @@ typedef struct prov_package {
     hsmssp_err (*accept)(void *cred, void **ctx, prov_step *step);
     hsmssp_err (*init)(void *cred, void **ctx, prov_step *step);
     void (*ctx_free)(void *ctx);
+    /* An outbound credential from what the peer delegated to an
+     * acceptor context (NULL: the package has no delegation). */
+    hsmssp_err (*acquire_delegated)(void *ctx, void **cred_out,
+                                    int64_t *expiry_out);
     hsmssp_err (*info)(void *ctx, prov_ctx_info *out);
     hsmssp_err (*authz)(void *ctx, prov_authz *out);
     /* The local account the peer maps to (acceptor), for impersonation;

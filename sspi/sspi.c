@@ -143,6 +143,33 @@ FreeContextBuffer(PVOID pvContextBuffer)
     return SEC_E_OK;
 }
 
+/* The context this thread impersonates (ImpersonateSecurityContext),
+ * whose delegated TGT an outbound AcquireCredentialsHandle without a
+ * principal uses, as on Windows. */
+static __thread SecHandle impersonated;
+static __thread bool impersonating;
+
+/* Makes a credential handle from a context's delegated TGT. */
+static hsmssp_err
+delegated_cred(sspi_slot *xs, PCredHandle phCredential, int64_t *expiry)
+{
+    void *cred = NULL;
+    hsmssp_err ret;
+
+    if (!xs->established || xs->initiator ||
+        xs->pkg->acquire_delegated == NULL)
+        return BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                        "only an established acceptor context holds "
+                        "delegated credentials");
+    ret = xs->pkg->acquire_delegated(xs->obj, &cred, expiry);
+    if (ret == HSMSSP_OK) {
+        ret = sspi_handle_new(SSPI_CRED, xs->pkg, cred, phCredential);
+        if (ret != HSMSSP_OK)
+            xs->pkg->cred_free(cred);
+    }
+    return ret;
+}
+
 /* ---- credentials ------------------------------------------------------ */
 
 SECURITY_STATUS SEC_ENTRY
@@ -198,6 +225,22 @@ AcquireCredentialsHandleA(LPSTR pszPrincipal, LPSTR pszPackage,
         id.password = (const char *)ai->Password;
         id.password_len = ai->PasswordLength;
         idp = &id;
+    }
+    if (use == PROV_CRED_OUTBOUND && pszPrincipal == NULL && idp == NULL &&
+        impersonating) {
+        /* Windows: a thread impersonating a client acts with that
+         * client's (delegated) credentials. */
+        sspi_slot *xs = sspi_handle_get(&impersonated, SSPI_CTX, false);
+
+        if (xs != NULL && xs->pkg == pkg) {
+            ret = delegated_cred(xs, phCredential, &expiry);
+            sspi_handle_put(xs);
+            if (ret != HSMSSP_OK)
+                return fail(ret);
+            sspi_timestamp(expiry, ptsExpiry);
+            return SEC_E_OK;
+        }
+        sspi_handle_put(xs);
     }
     ret = sspi_runtime_env(&env);
     if (ret == HSMSSP_OK)
@@ -455,31 +498,109 @@ InitializeSecurityContextA(PCredHandle phCredential, PCtxtHandle phContext,
                            PCtxtHandle phNewContext, PSecBufferDesc pOutput,
                            ULONG *pfContextAttr, PTimeStamp ptsExpiry)
 {
-    sspi_slot *cs;
-    SECURITY_STATUS st;
+    sspi_slot *cs = NULL, *xs = NULL;
+    SecBuffer *tb = NULL, *cbb = NULL;
+    prov_cb cb;
+    prov_step step;
+    void *ctx = NULL;
+    bool fresh;
+    bool allocate = (fContextReq & ISC_REQ_ALLOCATE_MEMORY) != 0;
+    hsmssp_err ret, dret;
 
-    (void)phContext;
-    (void)pszTargetName;
-    (void)fContextReq;
     (void)Reserved1;
-    (void)TargetDataRep;
-    (void)pInput;
     (void)Reserved2;
-    (void)pOutput;
-    (void)ptsExpiry;
+    (void)TargetDataRep;
     if (pfContextAttr != NULL)
         *pfContextAttr = 0;
-    if (phNewContext != NULL)
-        SecInvalidateHandle(phNewContext);
     cs = sspi_handle_get(phCredential, SSPI_CRED, false);
     if (cs == NULL)
         return bad_handle();
-    /* The Kerberos initiator is issue #4: no package offers one yet. */
-    st = fail(BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
-                       "the %s package has no initiator in this version",
-                       cs->pkg->name));
+    fresh = phContext == NULL || !SecIsValidHandle(phContext);
+    if (!fresh) {
+        xs = sspi_handle_get(phContext, SSPI_CTX, false);
+        if (xs == NULL) {
+            sspi_handle_put(cs);
+            return bad_handle();
+        }
+        ctx = xs->obj;
+    } else if (phNewContext == NULL) {
+        sspi_handle_put(cs);
+        return fail(BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                             "phNewContext is NULL"));
+    }
+    memset(&step, 0, sizeof(step));
+    ret = check_desc(pInput, !fresh);
+    if (ret == HSMSSP_OK)
+        ret = check_desc(pOutput, false);
+    if (ret != HSMSSP_OK)
+        goto out;
+    if (cs->pkg->init == NULL) {
+        ret = BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
+                       "the %s package has no initiator", cs->pkg->name);
+        goto out;
+    }
+    if (!fresh && (xs->pkg != cs->pkg || !xs->initiator)) {
+        ret = BASE_ERR(HSMSSP_ERR_CONTEXT_STATE,
+                       "phContext is not an initiator context of this "
+                       "package");
+        goto out;
+    }
+    if (pInput != NULL) {
+        tb = find_buffer(pInput, SECBUFFER_TOKEN);
+        cbb = find_buffer(pInput, SECBUFFER_CHANNEL_BINDINGS);
+    }
+    if (!fresh && tb == NULL) {
+        ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                       "no input TOKEN buffer for the reply");
+        goto out;
+    }
+    if (cbb != NULL) {
+        ret = read_bindings(cbb, &cb);
+        if (ret != HSMSSP_OK)
+            goto out;
+        step.cb = &cb;
+    }
+    if (tb != NULL && !fresh) {
+        step.in_token = tb->pvBuffer;
+        step.in_len = tb->cbBuffer;
+    }
+    step.target = pszTargetName;
+    step.req_flags = sspi_isc_req_to_prov(fContextReq);
+    ret = cs->pkg->init(cs->obj, &ctx, &step);
+    dret = deliver_token(pOutput, allocate, step.out_token, step.out_len);
+    if (ret == HSMSSP_OK)
+        ret = dret;
+    if (ret == HSMSSP_OK && fresh) {
+        ret = sspi_handle_new(SSPI_CTX, cs->pkg, ctx, phNewContext);
+        if (ret == HSMSSP_OK) {
+            ctx = NULL;
+            xs = sspi_handle_get(phNewContext, SSPI_CTX, false);
+        }
+    } else if (ret == HSMSSP_OK && phNewContext != NULL &&
+               phNewContext != phContext) {
+        *phNewContext = *phContext;
+    }
+    if (ret == HSMSSP_OK && xs != NULL) {
+        xs->initiator = true;
+        xs->established = !step.continue_needed;
+        xs->req_flags = fContextReq;
+        xs->ret_flags = sspi_prov_to_isc_ret(step.ret_flags) |
+                        (allocate ? ISC_RET_ALLOCATED_MEMORY : 0);
+        if (pfContextAttr != NULL)
+            *pfContextAttr = xs->ret_flags;
+        sspi_timestamp(step.expiry, ptsExpiry);
+    }
+out:
+    prov_free_token(step.out_token);
+    if (fresh && ctx != NULL)
+        cs->pkg->ctx_free(ctx);
+    if (fresh && ret != HSMSSP_OK && phNewContext != NULL)
+        SecInvalidateHandle(phNewContext);
+    sspi_handle_put(xs);
     sspi_handle_put(cs);
-    return st;
+    if (ret != HSMSSP_OK)
+        return fail(ret);
+    return step.continue_needed ? SEC_I_CONTINUE_NEEDED : SEC_E_OK;
 }
 
 SECURITY_STATUS SEC_ENTRY
@@ -577,6 +698,10 @@ ImpersonateSecurityContext(PCtxtHandle phContext)
         ret = prov_local_user_lookup(name, &u);
     if (ret == HSMSSP_OK)
         ret = prov_impersonate(u);
+    if (ret == HSMSSP_OK) {
+        impersonated = *phContext;
+        impersonating = true;
+    }
     prov_local_user_free(u);
     free(name);
     sspi_handle_put(s);
@@ -592,6 +717,8 @@ RevertSecurityContext(PCtxtHandle phContext)
     if (s == NULL)
         return bad_handle();
     ret = prov_revert();
+    if (ret == HSMSSP_OK)
+        impersonating = false;
     sspi_handle_put(s);
     return ret == HSMSSP_OK ? SEC_E_OK : fail(ret);
 }
@@ -814,6 +941,30 @@ PSecurityFunctionTableA SEC_ENTRY
 InitSecurityInterfaceA(void)
 {
     return &table;
+}
+
+SECURITY_STATUS SEC_ENTRY
+HsmsspAcquireDelegatedCredentialsA(PCtxtHandle phContext,
+                                   PCredHandle phCredential,
+                                   PTimeStamp ptsExpiry)
+{
+    sspi_slot *xs;
+    int64_t expiry = 0;
+    hsmssp_err ret;
+
+    if (phCredential == NULL)
+        return fail(BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                             "phCredential is NULL"));
+    SecInvalidateHandle(phCredential);
+    xs = sspi_handle_get(phContext, SSPI_CTX, false);
+    if (xs == NULL)
+        return bad_handle();
+    ret = delegated_cred(xs, phCredential, &expiry);
+    sspi_handle_put(xs);
+    if (ret != HSMSSP_OK)
+        return fail(ret);
+    sspi_timestamp(expiry, ptsExpiry);
+    return SEC_E_OK;
 }
 
 SECURITY_STATUS SEC_ENTRY

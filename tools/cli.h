@@ -141,11 +141,21 @@ int cli_probe_main(int argc, char **argv);
 int cli_key_main(int argc, char **argv);
 int cli_keytab_main(int argc, char **argv);
 int cli_server_main(int argc, char **argv);
+int cli_client_main(int argc, char **argv);
+int cli_kinit_main(int argc, char **argv);
+int cli_account_main(int argc, char **argv);
+int cli_klist_main(int argc, char **argv);
+int cli_kdestroy_main(int argc, char **argv);
 
 /* Help texts, printed by `hsmssp help <cmd>` and `hsmssp <cmd> --help`. */
 extern const char cli_probe_help[];
 extern const char cli_key_help[];
 extern const char cli_keytab_help[];
 extern const char cli_server_help[];
+extern const char cli_client_help[];
+extern const char cli_kinit_help[];
+extern const char cli_account_help[];
+extern const char cli_klist_help[];
+extern const char cli_kdestroy_help[];
 
 #endif

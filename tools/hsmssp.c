@@ -39,6 +39,21 @@ static const struct command {
      "accept Kerberos logins with the keys on the token (gss-sample "
      "protocol)",
      cli_server_help, false},
+    {"client", cli_client_main,
+     "log into a Kerberos service with the client's key on the token "
+     "(gss-sample protocol)",
+     cli_client_help, false},
+    {"account", cli_account_main,
+     "make an account's keys from its password and store them on the "
+     "token",
+     cli_account_help, false},
+    {"kinit", cli_kinit_main,
+     "get a TGT for an account whose key is on the token and keep it",
+     cli_kinit_help, false},
+    {"klist", cli_klist_main, "list the TGTs kinit stored", cli_klist_help,
+     false},
+    {"kdestroy", cli_kdestroy_main, "remove stored TGTs and their keys",
+     cli_kdestroy_help, false},
     {"help", help_main, "show help for a command", NULL, false},
     {"--version", version_main, "print the version", NULL, true},
     {"version", version_main, "print the version", NULL, false},

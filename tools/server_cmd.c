@@ -38,19 +38,8 @@
 #include "provider/kerberos/kerb-int.h"
 #include "sspi/sspi-int.h"
 #include "tools/cli.h"
+#include "tools/gss_wire.h"
 
-#define TOKEN_NOOP 0x01
-#define TOKEN_CONTEXT 0x02
-#define TOKEN_DATA 0x04
-#define TOKEN_MIC 0x08
-#define TOKEN_CONTEXT_NEXT 0x10
-#define TOKEN_WRAPPED 0x20
-#define TOKEN_ENCRYPTED 0x40
-#define TOKEN_SEND_MIC 0x80
-
-/* Largest token accepted from a client (the Kerberos package applies its
- * own, configurable, limit to context tokens). */
-#define MAX_WIRE_TOKEN (16u * 1024u * 1024u)
 #define MAX_THREADS 32
 
 const char cli_server_help[] =
@@ -129,84 +118,6 @@ report(server *srv, const char *what, SECURITY_STATUS st)
     pthread_mutex_unlock(&srv->out_lock);
 }
 
-static int
-read_all(int fd, void *buf, size_t n)
-{
-    uint8_t *p = buf;
-
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int
-write_all(int fd, const void *buf, size_t n)
-{
-    const uint8_t *p = buf;
-
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-/* Reads one token: flag byte, 4-byte big-endian length, bytes. *data is
- * malloc'ed (NULL for an empty token). */
-static int
-recv_token(int fd, uint8_t *flags, uint8_t **data, size_t *len)
-{
-    uint8_t h[5];
-    uint32_t n;
-
-    *data = NULL;
-    *len = 0;
-    if (read_all(fd, h, 5) != 0)
-        return -1;
-    *flags = h[0];
-    n = base_load_be32(h + 1);
-    if (n > MAX_WIRE_TOKEN)
-        return -1;
-    if (n == 0)
-        return 0;
-    *data = malloc(n);
-    if (*data == NULL)
-        return -1;
-    if (read_all(fd, *data, n) != 0) {
-        free(*data);
-        *data = NULL;
-        return -1;
-    }
-    *len = n;
-    return 0;
-}
-
-static int
-send_token(int fd, uint8_t flags, const void *data, size_t len)
-{
-    uint8_t h[5];
-
-    h[0] = flags;
-    base_store_be32(h + 1, (uint32_t)len);
-    if (write_all(fd, h, 5) != 0)
-        return -1;
-    return len > 0 ? write_all(fd, data, len) : 0;
-}
-
 /* Steps 1 and 2: a context from the client's tokens.  0 on success. */
 static int
 establish(conn *c, CtxtHandle *ctx)
@@ -217,10 +128,10 @@ establish(conn *c, CtxtHandle *ctx)
     SECURITY_STATUS st = SEC_I_CONTINUE_NEEDED;
     bool have_ctx = false;
 
-    if (recv_token(c->fd, &flags, &in, &len) != 0)
+    if (gss_recv_token(c->fd, &flags, &in, &len) != 0)
         return -1;
     free(in);
-    if (!(flags & TOKEN_NOOP) || !(flags & TOKEN_CONTEXT_NEXT)) {
+    if (!(flags & GSS_TOKEN_NOOP) || !(flags & GSS_TOKEN_CONTEXT_NEXT)) {
         fprintf(stderr, "hsmssp server: client did not announce a "
                         "context\n");
         return -1;
@@ -234,9 +145,9 @@ establish(conn *c, CtxtHandle *ctx)
         ULONG attrs = 0;
         TimeStamp exp;
 
-        if (recv_token(c->fd, &flags, &in, &len) != 0)
+        if (gss_recv_token(c->fd, &flags, &in, &len) != 0)
             return -1;
-        if (!(flags & TOKEN_CONTEXT)) {
+        if (!(flags & GSS_TOKEN_CONTEXT)) {
             free(in);
             fprintf(stderr, "hsmssp server: expected a context token\n");
             return -1;
@@ -256,7 +167,7 @@ establish(conn *c, CtxtHandle *ctx)
         /* The reply goes out whatever the status: after a failure it is
          * the KRB-ERROR token that tells the client why. */
         if (ob.cbBuffer > 0) {
-            int w = send_token(c->fd, TOKEN_CONTEXT, ob.pvBuffer,
+            int w = gss_send_token(c->fd, GSS_TOKEN_CONTEXT, ob.pvBuffer,
                                ob.cbBuffer);
 
             srv->t->FreeContextBuffer(ob.pvBuffer);
@@ -335,7 +246,7 @@ handle_data(conn *c, CtxtHandle *ctx, uint8_t flags, uint8_t *in,
     SECURITY_STATUS st;
     int ret = -1;
 
-    if (flags & TOKEN_WRAPPED) {
+    if (flags & GSS_TOKEN_WRAPPED) {
         SecBuffer b[2] = {{(ULONG)len, SECBUFFER_STREAM, in},
                           {0, SECBUFFER_DATA, NULL}};
         SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
@@ -348,12 +259,12 @@ handle_data(conn *c, CtxtHandle *ctx, uint8_t flags, uint8_t *in,
         }
         msg = b[1].pvBuffer;
         mlen = b[1].cbBuffer;
-        if ((flags & TOKEN_ENCRYPTED) && qop == SECQOP_WRAP_NO_ENCRYPT)
+        if ((flags & GSS_TOKEN_ENCRYPTED) && qop == SECQOP_WRAP_NO_ENCRYPT)
             say(srv, "Warning!  Message not encrypted.\n");
     }
     print_message(srv, msg, mlen);
-    if (!(flags & TOKEN_SEND_MIC))
-        return send_token(c->fd, TOKEN_NOOP, NULL, 0);
+    if (!(flags & GSS_TOKEN_SEND_MIC))
+        return gss_send_token(c->fd, GSS_TOKEN_NOOP, NULL, 0);
     st = srv->t->QueryContextAttributesA(ctx, SECPKG_ATTR_SIZES, &sizes);
     if (st != SEC_E_OK) {
         report(srv, "QueryContextAttributes(SIZES)", st);
@@ -371,7 +282,7 @@ handle_data(conn *c, CtxtHandle *ctx, uint8_t flags, uint8_t *in,
         if (st != SEC_E_OK)
             report(srv, "MakeSignature", st);
         else
-            ret = send_token(c->fd, TOKEN_MIC, sig, b[1].cbBuffer);
+            ret = gss_send_token(c->fd, GSS_TOKEN_MIC, sig, b[1].cbBuffer);
     }
     free(sig);
     return ret;
@@ -394,13 +305,13 @@ serve(void *arg)
     have_ctx = true;
     print_client(c, &ctx);
     for (;;) {
-        if (recv_token(c->fd, &flags, &in, &len) != 0) {
+        if (gss_recv_token(c->fd, &flags, &in, &len) != 0) {
             fprintf(stderr, "hsmssp server: connection lost\n");
             goto out;
         }
-        if (flags & TOKEN_NOOP)
+        if (flags & GSS_TOKEN_NOOP)
             break;
-        if (!(flags & TOKEN_DATA)) {
+        if (!(flags & GSS_TOKEN_DATA)) {
             fprintf(stderr, "hsmssp server: unexpected token 0x%02x\n",
                     flags);
             goto out;

@@ -109,6 +109,14 @@ extern "C" {
       "the KDC refused the pre-authentication (wrong key or password)")      \
     X(HSMSSP_ERR_NO_TICKET, 73, PROTOCOL,                                    \
       "no usable ticket (expired, or none in the credentials)")              \
+    X(HSMSSP_ERR_CLIENT_UNKNOWN, 74, PROTOCOL,                               \
+      "the KDC does not know the client principal")                          \
+    X(HSMSSP_ERR_MUTUAL_FAILED, 75, PROTOCOL,                                \
+      "the acceptor's reply does not authenticate it")                       \
+    X(HSMSSP_ERR_KDC_ETYPE, 76, PROTOCOL,                                    \
+      "no encryption type in common with the KDC")                           \
+    X(HSMSSP_ERR_REFERRAL, 77, PROTOCOL,                                     \
+      "the realm of the service cannot be reached (referrals)")              \
     /* policy */                                                             \
     X(HSMSSP_ERR_POLICY_HOST_OP, 100, POLICY,                                 \
       "operation would run on the host with key material (H(op))")           \

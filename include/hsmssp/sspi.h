@@ -1350,6 +1350,18 @@ typedef struct _SecPkgContext_HsmsspAuthzA {
  * back to those.  Credentials and contexts already open keep theirs. */
 HSMSSP_API SECURITY_STATUS SEC_ENTRY HsmsspConfigureA(const char *pszConfigFile);
 
+/* An outbound credential from the TGT a client delegated to this
+ * acceptor context (ASC_REQ_DELEGATE granted, ASC_RET_DELEGATE set): the
+ * service acts as the client towards other services.  The TGT's session
+ * key stayed on the token since the context received it; the credential
+ * and the context share it, and either may be freed first.  The same
+ * credential comes from AcquireCredentialsHandleA(NULL, "Kerberos",
+ * SECPKG_CRED_OUTBOUND, ...) on a thread impersonating the context, as on
+ * Windows.  SEC_E_NO_CREDENTIALS when the context holds no delegated
+ * TGT. */
+HSMSSP_API SECURITY_STATUS SEC_ENTRY HsmsspAcquireDelegatedCredentialsA(
+    PCtxtHandle phContext, PCredHandle phCredential, PTimeStamp ptsExpiry);
+
 /* Why the calling thread's last call failed, in one line, and its
  * hsmssp error code: hsmssp_last_error_detail() and hsmssp_last_error()
  * in <hsmssp/errors.h>. */

@@ -30,6 +30,7 @@
 #include "provider/kerberos/kerb_gss.h"
 #include "provider/kerberos/kerb_keystore.h"
 #include "provider/kerberos/kerb_pac.h"
+#include "provider/kerberos/kerb_tktfile.h"
 #include "provider/provider.h"
 
 typedef struct kerb_rcache kerb_rcache;
@@ -63,6 +64,132 @@ hsmssp_err kerb_rcache_for(prov_env *env, kerb_rcache **rc_out) BASE_WUR;
 hsmssp_err kerb_default_realm(prov_env *env, const char **realm_out)
     BASE_WUR;
 
+/* ---- tickets an initiator holds (kerb_tkt.c) --------------------------- */
+
+/* A TGT or service ticket: its encoding and public metadata on the host,
+ * its session key on the token.  Reference-counted, since a credential's
+ * cache may replace a ticket (TGT refresh) while another thread is still
+ * building an AP-REQ with it; the fields never change after creation. */
+typedef struct kerb_tkt {
+    unsigned refs;     /* atomic */
+    uint8_t *ticket;   /* Ticket encoding (malloc'ed, public) */
+    size_t ticket_len;
+    char client[KERB_KS_MAX_PRINCIPAL + 1]; /* cname@crealm, unparsed */
+    char server[KERB_KS_MAX_PRINCIPAL + 1]; /* sname@srealm, unparsed */
+    uint32_t flags;    /* KERB_TKT_* */
+    int64_t authtime, starttime, endtime, renew_till; /* 0: none */
+    int32_t etype;     /* the session key's enctype */
+    hsm_key *key;      /* the session key (class S) */
+    /* Persistent session key (a stored TGT, `hsmssp kinit`): its CKA_ID,
+     * so that the store can remove it; 0 otherwise. */
+    uint8_t key_id[64];
+    size_t key_id_len;
+} kerb_tkt;
+
+/* A ticket (refs 1) holding a copy of the encoding, every other field
+ * zero, for the caller to fill. */
+hsmssp_err kerb_tkt_alloc(base_der ticket, kerb_tkt **tkt_out) BASE_WUR;
+
+/* A new ticket (refs 1) from the encoding and the decrypted reply part;
+ * takes ownership of key (freed on failure too). */
+hsmssp_err kerb_tkt_new(base_der ticket, const kerb_enc_kdc_rep_part *ep,
+                        const char *client, hsm_key *key,
+                        kerb_tkt **tkt_out) BASE_WUR;
+kerb_tkt *kerb_tkt_ref(kerb_tkt *t);
+void kerb_tkt_unref(kerb_tkt *t);
+
+/* True when the ticket is for krbtgt/...: a TGT; *instance_out (may be
+ * NULL) gets the realm whose KDC takes it (the name's second
+ * component), *realm_out (may be NULL) the issuing realm. */
+bool kerb_tkt_is_tgt(const kerb_tkt *t, char *instance_out,
+                     char *realm_out);
+
+/* The realm part of an unparsed principal (after the last unescaped '@');
+ * "" when there is none.  out needs KERB_KS_MAX_PRINCIPAL + 1 bytes. */
+void kerb_name_realm(const char *principal, char *out);
+
+/* ---- the KDC exchanges (kerb_as.c, kerb_tgs.c) ----------------------- */
+
+/* Where the long-term key of an AS exchange comes from. */
+typedef struct kerb_lt_key {
+    int32_t etype;
+    uint32_t kvno;
+    hsm_key *key;
+} kerb_lt_key;
+
+typedef struct kerb_as_keys {
+    /* Keys on the token (keystore entries of the client, one per
+     * enctype, highest kvno), in permitted_enctypes order. */
+    kerb_lt_key *keys;
+    size_t n_keys;
+    /* Or a password: a key is made with the KDC's salt and parameters
+     * (ETYPE-INFO2) for the enctype the KDC picks, imported into a
+     * session object and added to keys[] (which must have room:
+     * cap_keys), the bytes wiped.  NULL for token keys only. */
+    const base_secret *password;
+    size_t cap_keys;
+    const char *salt; /* overrides the KDC's salt when not NULL */
+} kerb_as_keys;
+
+/* How an arriving session key is imported: as a session object (NULL
+ * spec in the calls below) or persistent (kinit: the caller sets
+ * persistent, id and label).  Usages default to those a TGT needs. */
+typedef struct kerb_import_opts {
+    bool persistent;
+    const uint8_t *id;
+    size_t id_len;
+    const char *label;
+} kerb_import_opts;
+
+/* What an AS exchange learned besides the ticket (account import). */
+typedef struct kerb_as_info {
+    int32_t etype;     /* enctype of the key that opened the reply */
+    uint32_t kvno;     /* the reply's kvno (0 when absent) */
+    bool has_kvno;
+    char salt[512];    /* the salt used (from ETYPE-INFO2 or default) */
+    uint8_t s2kparams[16];
+    size_t s2kparams_len;
+} kerb_as_info;
+
+/* AS exchange for client (unparsed, with realm) and a TGT for its realm
+ * (or server, when not NULL: e.g. kadmin/changepw).  Pre-authenticates
+ * with PA-ENC-TIMESTAMP after KDC_ERR_PREAUTH_REQUIRED, encrypted on the
+ * token; the reply's enc-part is decrypted on the token and its session
+ * key imported at once.  info may be NULL. */
+hsmssp_err kerb_as_exchange(prov_env *env, hsm_token *tok, const char *client,
+                            const char *server, kerb_as_keys *keys,
+                            const kerb_import_opts *imp, kerb_as_info *info,
+                            kerb_tkt **tkt_out) BASE_WUR;
+
+/* What the KDC says about client's key of one enctype, without a key:
+ * an AS-REQ offering only etype, whose PREAUTH_REQUIRED error (or
+ * AS-REP) carries ETYPE-INFO2.  info gets the salt (the announced one,
+ * else RFC 4120's default) and s2kparams; HSMSSP_ERR_KDC_ETYPE when the
+ * account has no key of that enctype, HSMSSP_ERR_CLIENT_UNKNOWN ... */
+hsmssp_err kerb_as_probe(prov_env *env, const char *client, int32_t etype,
+                         kerb_as_info *info) BASE_WUR;
+
+/* TGS exchange with tgt for server (unparsed, with realm) at the KDC of
+ * the TGT's instance realm; kdc_options KERB_KDC_OPT_*.  The reply is
+ * decrypted on the token with the TGT's session key.  With key_out NULL
+ * the new session key is imported (per imp); with key_out it is not:
+ * *key_out gets its bytes in a base_secret (a forwarded TGT that goes
+ * into a KRB-CRED) and the ticket's key is NULL.  A reply for another
+ * server than asked is accepted only as a referral (a TGT for another
+ * realm, with CANONICALIZE) and flagged through *referral_out (may be
+ * NULL when the caller asks for a TGT itself). */
+hsmssp_err kerb_tgs_exchange(prov_env *env, const kerb_tkt *tgt,
+                             const char *server, uint32_t kdc_options,
+                             const kerb_import_opts *imp,
+                             base_secret **key_out, bool *referral_out,
+                             kerb_tkt **tkt_out) BASE_WUR;
+
+/* A KRB-ERROR from a KDC or an acceptor as an hsmssp error with one line
+ * naming the code, e-text and who sent it (peer: "KDC for R", "the
+ * acceptor"); *code_out (may be NULL) gets the code. */
+hsmssp_err kerb_error_to_err(base_der msg, const char *peer,
+                             int32_t *code_out) BASE_WUR;
+
 /* ---- credentials ------------------------------------------------------ */
 
 struct kerb_cred_key {
@@ -70,6 +197,39 @@ struct kerb_cred_key {
     hsm_key *key;     /* NULL until first use (persistent keys) */
     bool borrowed;    /* key belongs to the env (session objects) */
 };
+
+/* Where an outbound credential's TGT comes from. */
+typedef enum kerb_src {
+    KERB_SRC_TOKEN_KEY = 1, /* the account's long-term key on the token */
+    KERB_SRC_PASSWORD,      /* explicit identity: key made at acquire */
+    KERB_SRC_STORE,         /* a TGT kept by `hsmssp kinit` */
+    KERB_SRC_CCACHE,        /* an MIT credential cache */
+    KERB_SRC_DELEGATED      /* a TGT delegated to an acceptor context */
+} kerb_src;
+
+#define KERB_MAX_CACHED_TICKETS 64
+#define KERB_MAX_LT_KEYS 8
+
+/* The outbound half of a credential.  lock guards tgt and tickets; a
+ * ticket taken out is referenced, so it outlives a concurrent refresh. */
+typedef struct kerb_out {
+    kerb_src src;
+    char client[KERB_KS_MAX_PRINCIPAL + 1];
+    char realm[KERB_KS_MAX_PRINCIPAL + 1];
+    kerb_lt_key lt[KERB_MAX_LT_KEYS]; /* TOKEN_KEY, PASSWORD */
+    size_t n_lt;
+    char *ccache;       /* CCACHE: the cache's full name, re-read */
+    char *store_path;   /* STORE: the ticket file */
+    pthread_mutex_t lock;
+    kerb_tkt *tgt;
+    /* Service tickets and cross-realm TGTs, by the name they were asked
+     * for (which differs from the ticket's after a referral). */
+    struct {
+        char name[KERB_KS_MAX_PRINCIPAL + 1];
+        kerb_tkt *t;
+    } cache[KERB_MAX_CACHED_TICKETS];
+    size_t n_cache;
+} kerb_out;
 
 typedef struct kerb_cred {
     prov_env *env;
@@ -79,6 +239,7 @@ typedef struct kerb_cred {
     pthread_mutex_t lock;
     kerb_cred_key *keys;
     size_t n_keys;
+    kerb_out *out;    /* outbound credentials only */
     pid_t pid;
 } kerb_cred;
 
@@ -104,18 +265,6 @@ hsmssp_err kerb_seq_check(kerb_seqstate *s, uint64_t seqnum) BASE_WUR;
 
 /* ---- contexts --------------------------------------------------------- */
 
-/* What a context keeps of a delegated TGT: the ticket's encoding and its
- * public metadata; the session key lives on the token. */
-typedef struct kerb_deleg {
-    uint8_t *ticket; /* Ticket encoding (malloc'ed, not secret) */
-    size_t ticket_len;
-    char *client;  /* unparsed pname@prealm */
-    char *server;  /* unparsed sname@srealm (krbtgt/R@R) */
-    uint32_t flags;
-    int64_t authtime, starttime, endtime, renew_till;
-    hsm_key *key;  /* the TGT session key (class S, session object) */
-} kerb_deleg;
-
 typedef struct kerb_ctx {
     prov_env *env;
     hsm_token *tok;
@@ -136,7 +285,18 @@ typedef struct kerb_ctx {
     kerb_seqstate recv;
 
     kerb_pac_info *pac;   /* NULL when the ticket had none */
-    kerb_deleg *deleg;    /* NULL unless delegation was accepted */
+    /* The delegated TGT (its session key imported at arrival); NULL
+     * unless delegation was accepted.  Referenced, so that credentials
+     * made from it (kerb_acquire_delegated) outlive the context. */
+    kerb_tkt *deleg;
+
+    /* Initiator, between the AP-REQ and the AP-REP: the service ticket
+     * (its session key opens the AP-REP), the authenticator's time (the
+     * AP-REP must echo it) and the sequence number it announced. */
+    kerb_tkt *tkt;
+    int64_t ctime;
+    int32_t cusec;
+    uint32_t init_seq;
     pid_t pid;
 } kerb_ctx;
 
@@ -151,6 +311,101 @@ hsmssp_err kerb_ctx_usable(kerb_ctx *ctx) BASE_WUR;
 /* ---- the acceptor (kerb_accept.c) ------------------------------------ */
 
 hsmssp_err kerb_accept(void *cred, void **ctx, prov_step *step) BASE_WUR;
+
+/* ---- the initiator (kerb_init.c) ------------------------------------- */
+
+/* InitializeSecurityContext: the first call (*ctx NULL) makes the AP-REQ,
+ * the second (with mutual authentication) takes the AP-REP or the
+ * acceptor's KRB-ERROR. */
+hsmssp_err kerb_init(void *cred, void **ctx, prov_step *step) BASE_WUR;
+
+/* ---- outbound credentials (kerb_out.c) -------------------------------- */
+
+/* Fills cred->out: from the identity (password), else for principal (or
+ * the default ccache's principal when NULL): a TGT stored by `hsmssp
+ * kinit`, the account's keys on the token (AS exchange now), or the MIT
+ * credential cache (KRB5CCNAME).  *expiry_out: the TGT's end time. */
+hsmssp_err kerb_out_acquire(kerb_cred *cred, const char *principal,
+                            const prov_identity *id, int64_t *expiry_out)
+    BASE_WUR;
+void kerb_out_free(kerb_out *out);
+
+/* Opens the newest key of each permitted enctype that the token holds
+ * for client (keystore), in permitted_enctypes order, up to max; *n_out
+ * 0 when there is none. */
+hsmssp_err kerb_lt_load(hsm_token *tok, const prov_config *cfg,
+                        const char *client, kerb_lt_key *lt, size_t max,
+                        size_t *n_out) BASE_WUR;
+
+/* The credential's TGT (for its own realm), refreshed first when it
+ * expires within the refresh margin: another AS exchange with the key,
+ * a re-read of the ticket file or ccache, else HSMSSP_ERR_NO_TICKET.
+ * Referenced: kerb_tkt_unref() it. */
+hsmssp_err kerb_out_tgt(kerb_cred *cred, kerb_tkt **tgt_out) BASE_WUR;
+
+/* A service ticket for server (unparsed, with realm): from the cache when
+ * valid, else through TGS exchanges (cross-realm TGTs and referrals
+ * followed, at most KERB_MAX_REFERRALS hops), then cached.  Referenced. */
+#define KERB_MAX_REFERRALS 5
+hsmssp_err kerb_out_service_ticket(kerb_cred *cred, const char *server,
+                                   kerb_tkt **tkt_out) BASE_WUR;
+
+/* An outbound credential from the TGT delegated to an acceptor context
+ * (the context keeps its copy; the credential gets its own reference to
+ * the same token object). */
+hsmssp_err kerb_acquire_delegated(void *ctx, void **cred_out,
+                                  int64_t *expiry_out) BASE_WUR;
+
+/* ---- TGTs stored for other processes (kerb_store.c, `hsmssp kinit`) -- */
+
+/* The stored TGT of client: the ticket file (kerb_tktfile.h) and its
+ * session key, a persistent token object found by the CKA_ID the file
+ * records.  HSMSSP_ERR_NO_TICKET when there is none, when it has expired
+ * (the file and the object are removed then) or when it was stored with
+ * another token.  *path_out (may be NULL) gets the file's path. */
+hsmssp_err kerb_store_load(prov_env *env, hsm_token *tok, const char *client,
+                           char **path_out, kerb_tkt **tgt_out) BASE_WUR;
+
+/* AS exchange for client with its keys on the token, the TGT's session
+ * key imported as a persistent object, the ticket file written, and the
+ * TGT it replaces (file and object) removed.  Tokens without persistent
+ * objects give HSMSSP_ERR_UNSUPPORTED with a reason. */
+hsmssp_err kerb_store_kinit(prov_env *env, hsm_token *tok, const char *client,
+                            char **path_out, kerb_tkt **tgt_out) BASE_WUR;
+
+/* Removes the stored TGT of client (NULL: every stored TGT of this user)
+ * and its token object; *n_out gets how many went.  Expired objects whose
+ * file is gone are swept too. */
+hsmssp_err kerb_store_destroy(prov_env *env, hsm_token *tok,
+                              const char *client, size_t *n_out) BASE_WUR;
+
+/* One stored TGT as `hsmssp klist` shows it: the file's entry (or NULL
+ * when the file does not parse: problem says why) and what the token
+ * says about its key. */
+typedef struct kerb_store_item {
+    const char *path;
+    const kerb_tktfile_entry *e;
+    bool expired;
+    bool other_token; /* stored with another token than this one */
+    bool key_present; /* its key object is on this token */
+    const char *problem;
+} kerb_store_item;
+
+typedef bool (*kerb_store_fn)(void *arg, const kerb_store_item *it);
+
+/* Visits every stored TGT of this user (fn returns false to stop). */
+hsmssp_err kerb_store_list(prov_env *env, hsm_token *tok, kerb_store_fn fn,
+                           void *arg) BASE_WUR;
+
+/* ---- MIT credential caches (kerb_ccache.c) --------------------------- */
+
+/* Reads the TGT of principal (NULL: the cache's own principal) from the
+ * credential cache name (NULL: KRB5CCNAME / the default), imports its
+ * session key into the token and wipes libkrb5's copy.  *name_out gets
+ * the cache's full name (for re-reading), *client_out the principal. */
+hsmssp_err kerb_ccache_load(prov_env *env, hsm_token *tok, const char *name,
+                            const char *principal, char **name_out,
+                            kerb_tkt **tgt_out) BASE_WUR;
 
 /* ---- per-message protection (kerb_msg.c) ----------------------------- */
 

@@ -422,12 +422,18 @@ check_pac(accept_state *st)
 
 /* ---- delegation ------------------------------------------------------ */
 
+/* A delegated TGT's key serves TGS exchanges: the request's checksum and
+ * authenticator, and the reply. */
+static const int32_t deleg_usages[] = {HSM_USAGE_TGS_REQ_AUTH_CKSUM,
+                                       HSM_USAGE_TGS_REQ_AUTH,
+                                       HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
+
 static hsmssp_err
 take_delegation(accept_state *st, prov_step *step)
 {
     kerb_krb_cred msg;
     kerb_enc_cred_part ecp;
-    kerb_deleg *d = NULL;
+    kerb_tkt *d = NULL;
     kerb_cred_info *ci;
     base_secret skey = key_view(&st->tkt.key);
     hsm_key_spec spec;
@@ -486,34 +492,55 @@ take_delegation(accept_state *st, prov_step *step)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                         "delegated TGT key of enctype %d has %zu bytes",
                         (int)ci->key.etype, ci->key.value.len);
-    d = calloc(1, sizeof(*d));
-    if (d == NULL)
-        return BASE_ERR0(HSMSSP_ERR_NOMEM);
-    d->ticket = malloc(msg.tickets[0].whole.len);
-    if (d->ticket == NULL) {
-        ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
+    if (strlen(st->ctx->client) > KERB_KS_MAX_PRINCIPAL)
+        return BASE_ERR(HSMSSP_ERR_LIMIT, "client name too long");
+    ret = kerb_tkt_alloc(msg.tickets[0].whole, &d);
+    if (ret != HSMSSP_OK)
+        return ret;
+    /* The delegated TGT must be the authenticated client's own: a peer
+     * must not be able to make this context act for someone else. */
+    memcpy(d->client, st->ctx->client, strlen(st->ctx->client) + 1);
+    if (ci->has_pname && ci->has_prealm) {
+        ret = kerb_principal_unparse(&ci->pname, ci->prealm, name,
+                                     sizeof(name));
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+        if (strcmp(name, st->ctx->client) != 0) {
+            ret = BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                           "delegated TGT is for %s, the client is %s", name,
+                           st->ctx->client);
+            goto cleanup;
+        }
+    }
+    /* The server: from the KrbCredInfo, else the ticket's clear text. */
+    if (ci->has_sname && ci->has_srealm)
+        ret = kerb_principal_unparse(&ci->sname, ci->srealm, d->server,
+                                     sizeof(d->server));
+    else
+        ret = kerb_principal_unparse(&msg.tickets[0].sname,
+                                     msg.tickets[0].realm, d->server,
+                                     sizeof(d->server));
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (!kerb_tkt_is_tgt(d, NULL, NULL)) {
+        ret = BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                       "delegated ticket is for %s, not a TGT", d->server);
         goto cleanup;
     }
-    memcpy(d->ticket, msg.tickets[0].whole.p, msg.tickets[0].whole.len);
-    d->ticket_len = msg.tickets[0].whole.len;
-    if (ci->has_pname && ci->has_prealm &&
-        kerb_principal_unparse(&ci->pname, ci->prealm, name, sizeof(name)) ==
-            HSMSSP_OK)
-        d->client = strdup(name);
-    if (ci->has_sname && ci->has_srealm &&
-        kerb_principal_unparse(&ci->sname, ci->srealm, name, sizeof(name)) ==
-            HSMSSP_OK)
-        d->server = strdup(name);
-    d->flags = ci->flags;
-    d->authtime = ci->authtime;
-    d->starttime = ci->has_starttime ? ci->starttime : ci->authtime;
-    d->endtime = ci->endtime;
-    d->renew_till = ci->renew_till;
-    /* The TGT session key goes into the token now; the plaintext holding
-     * it is wiped when this accept call ends. */
+    d->flags = ci->has_flags ? ci->flags : 0;
+    d->authtime = ci->has_authtime ? ci->authtime : st->tkt.authtime;
+    d->starttime = ci->has_starttime ? ci->starttime : d->authtime;
+    d->endtime = ci->has_endtime ? ci->endtime : st->tkt.endtime;
+    d->renew_till = ci->has_renew_till ? ci->renew_till : 0;
+    d->etype = ci->key.etype;
+    /* The TGT session key goes into the token now, with the usages a TGT
+     * serves (an outbound credential may be made from it); the plaintext
+     * holding it is wiped when this accept call ends. */
     memset(&spec, 0, sizeof(spec));
     spec.etype = ci->key.etype;
     spec.key_class = HSM_KEY_SESSION;
+    spec.usages = deleg_usages;
+    spec.n_usages = BASE_ARRAY_LEN(deleg_usages);
     kv = key_view(&ci->key);
     ret = hsm_key_import(st->ctx->tok, &spec, &kv, &d->key);
     if (ret != HSMSSP_OK)
@@ -522,13 +549,7 @@ take_delegation(accept_state *st, prov_step *step)
     d = NULL;
     st->ctx->flags |= PROV_F_DELEGATE;
 cleanup:
-    if (d != NULL) {
-        hsm_key_free(d->key);
-        free(d->ticket);
-        free(d->client);
-        free(d->server);
-        free(d);
-    }
+    kerb_tkt_unref(d);
     return ret;
 }
 

@@ -210,6 +210,7 @@ kerb_cred_free(void *p)
         if (!c->keys[i].borrowed)
             hsm_key_free(c->keys[i].key);
     free(c->keys);
+    kerb_out_free(c->out);
     free(c->principal);
     pthread_mutex_destroy(&c->lock);
     prov_env_unref(c->env);
@@ -239,14 +240,15 @@ kerb_acquire(prov_env *env, const char *principal, unsigned use,
     kerb_state *st = NULL;
     kerb_ks_entry *v = NULL;
     size_t n = 0;
+    int64_t out_expiry = 0;
     hsmssp_err ret;
 
     *cred_out = NULL;
     *expiry_out = 0;
-    if (use != PROV_CRED_INBOUND || id != NULL)
-        return BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
-                        "Kerberos outbound credentials need the initiator "
-                        "(not in this version)");
+    if (id != NULL && (use & PROV_CRED_OUTBOUND) == 0)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "an identity with a password serves outbound "
+                        "credentials only");
     c = calloc(1, sizeof(*c));
     if (c == NULL)
         return BASE_ERR0(HSMSSP_ERR_NOMEM);
@@ -258,6 +260,17 @@ kerb_acquire(prov_env *env, const char *principal, unsigned use,
     ret = prov_env_token(env, &c->tok);
     if (ret != HSMSSP_OK)
         goto cleanup;
+    if (use & PROV_CRED_OUTBOUND) {
+        ret = kerb_out_acquire(c, principal, id, &out_expiry);
+        if (ret != HSMSSP_OK)
+            goto cleanup;
+    }
+    if ((use & PROV_CRED_INBOUND) == 0) {
+        *expiry_out = out_expiry;
+        *cred_out = c;
+        c = NULL;
+        goto cleanup;
+    }
     if (principal != NULL) {
         ret = kerb_name_canon_env(env, principal, &c->principal);
         if (ret != HSMSSP_OK)
@@ -290,8 +303,9 @@ kerb_acquire(prov_env *env, const char *principal, unsigned use,
                        c->principal ? c->principal : "");
         goto cleanup;
     }
-    /* Service keys do not expire; the contexts do, with their tickets. */
-    *expiry_out = INT64_MAX;
+    /* Service keys do not expire; the contexts do, with their tickets.
+     * A credential for both directions ends with its TGT. */
+    *expiry_out = (use & PROV_CRED_OUTBOUND) ? out_expiry : INT64_MAX;
     *cred_out = c;
     c = NULL;
 cleanup:

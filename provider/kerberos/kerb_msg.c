@@ -140,18 +140,6 @@ kerb_ctx_new(prov_env *env, hsm_token *tok, bool initiator,
     return HSMSSP_OK;
 }
 
-static void
-deleg_free(kerb_deleg *d)
-{
-    if (d == NULL)
-        return;
-    hsm_key_free(d->key);
-    free(d->ticket);
-    free(d->client);
-    free(d->server);
-    free(d);
-}
-
 void
 kerb_ctx_free(kerb_ctx *c)
 {
@@ -160,7 +148,8 @@ kerb_ctx_free(kerb_ctx *c)
     /* After fork() the session objects belong to the parent's sessions:
      * hsm_key_free() knows and only releases host memory. */
     hsm_key_free(c->key);
-    deleg_free(c->deleg);
+    kerb_tkt_unref(c->deleg);
+    kerb_tkt_unref(c->tkt);
     kerb_pac_info_free(c->pac);
     pthread_mutex_destroy(&c->send_lock);
     pthread_mutex_destroy(&c->recv_lock);

@@ -10,6 +10,11 @@
 #                          those same keys in NAME.keytab (ktadd -norandkey)
 #   carol                  user with the fixed password in carol.pw, for
 #                          password-based flows
+#   svcacct                HSM-backed service account for the initiator:
+#                          requires pre-authentication; svcacct.keytab
+#   dave                   user with the fixed password in dave.pw that
+#                          requires pre-authentication
+#   deleg/localhost        service marked ok-as-delegate; deleg.keytab
 #   eNN/localhost          one service per enctype NN in 17 18 19 20 23,
 #                          holding only that enctype's key and with
 #                          session_enctypes set to it; keytab eNN.keytab
@@ -196,6 +201,19 @@ for user in alice bob; do
 done
 (umask 077 && printf '%s' 'Carol-pw-1' >"$dir/carol.pw")
 kadm "addprinc -pw Carol-pw-1 carol"
+# The initiator's accounts (issue 4) must pre-authenticate, as accounts
+# in a real realm do: the KDC answers their first AS-REQ with
+# PREAUTH_REQUIRED and ETYPE-INFO2.  svcacct is the HSM-backed service
+# account (random keys, every enctype, in svcacct.keytab); dave has a
+# fixed password (dave.pw) for the password paths.
+kadm "addprinc -randkey +requires_preauth svcacct"
+kadm "ktadd -k $dir/svcacct.keytab -norandkey svcacct"
+(umask 077 && printf '%s' 'Dave-pw-1' >"$dir/dave.pw")
+kadm "addprinc -pw Dave-pw-1 +requires_preauth dave"
+# deleg/localhost: a service the KDC marks ok-as-delegate, so initiators
+# may forward TGTs to it when their policy allows.
+kadm "addprinc -randkey +ok_as_delegate deleg/localhost"
+kadm "ktadd -k $dir/deleg.keytab -norandkey deleg/localhost"
 
 for n in 17 18 19 20 23; do
     princ=e$n/localhost
@@ -242,6 +260,11 @@ for kvno in 1 2; do
     done
 done
 check_keytab "$dir/host.keytab" "${want%$'\n'}"
+want=
+for n in 18 17 20 19 23; do
+    want+="1 svcacct@$realm (${etname[$n]})"$'\n'
+done
+check_keytab "$dir/svcacct.keytab" "${want%$'\n'}"
 
 # kdc_alive PID: the process is still there (a port clash ends it).
 kdc_alive() {
@@ -307,6 +330,9 @@ export HSMSSP_KT_HOST=$dir/host.keytab
 export HSMSSP_PW_ALICE=$dir/alice.pw
 export HSMSSP_PW_BOB=$dir/bob.pw
 export HSMSSP_PW_CAROL=$dir/carol.pw
+export HSMSSP_KT_SVCACCT=$dir/svcacct.keytab
+export HSMSSP_KT_DELEG=$dir/deleg.keytab
+export HSMSSP_PW_DAVE=$dir/dave.pw
 
 # hsmssp_realm_kinit CCACHE [USER]: a TGT for USER (alice, default, or bob)
 # from its keytab into CCACHE (a path or TYPE:residual).  For carol use

@@ -1,0 +1,614 @@
+/*
+ * provider/kerberos/kerb_out.c - outbound credentials: where the TGT
+ * comes from, keeping it fresh, and the per-credential cache of service
+ * tickets.
+ *
+ * Sources, in the order AcquireCredentialsHandle tries them:
+ *   1. an explicit identity (user, domain, password): the password
+ *      becomes a key for the enctype and salt the KDC names, that key is
+ *      imported into a session object and the AS exchange runs with it;
+ *   2. for a named principal whose long-term key is on the token: a TGT
+ *      stored by `hsmssp kinit` when a valid one exists, else an AS
+ *      exchange now;
+ *   3. a TGT stored by `hsmssp kinit` (its key removed since);
+ *   4. an MIT credential cache holding the principal (or, with no name,
+ *      the default cache and its principal).
+ * A credential built from a delegated TGT (kerb_acquire_delegated) is a
+ * fifth source that cannot refresh.
+ *
+ * Locking: out->lock guards tgt and the ticket cache.  The TGT refresh
+ * runs under the lock (network I/O included) so that many threads
+ * finding an old TGT cause one AS exchange, not many; service-ticket
+ * TGS exchanges run without it, and the cache insert dedupes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provider/kerberos/kerb-int.h"
+
+/* A TGT is refreshed when it has less than this left (or the clock skew,
+ * if larger), and a cached service ticket is not handed out then. */
+#define REFRESH_MARGIN 300
+
+static int64_t
+now_s(void)
+{
+    return prov_now_us() / 1000000;
+}
+
+static int64_t
+margin(const prov_config *cfg)
+{
+    return cfg->clock_skew > REFRESH_MARGIN ? cfg->clock_skew
+                                             : REFRESH_MARGIN;
+}
+
+void
+kerb_out_free(kerb_out *o)
+{
+    if (o == NULL)
+        return;
+    kerb_tkt_unref(o->tgt);
+    for (size_t i = 0; i < o->n_cache; i++)
+        kerb_tkt_unref(o->cache[i].t);
+    for (size_t i = 0; i < o->n_lt; i++)
+        hsm_key_free(o->lt[i].key);
+    free(o->ccache);
+    free(o->store_path);
+    pthread_mutex_destroy(&o->lock);
+    base_memzero(o, sizeof(*o));
+    free(o);
+}
+
+static hsmssp_err
+out_new(kerb_cred *c)
+{
+    kerb_out *o = calloc(1, sizeof(*o));
+
+    if (o == NULL)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    pthread_mutex_init(&o->lock, NULL);
+    c->out = o;
+    return HSMSSP_OK;
+}
+
+static hsmssp_err
+set_client(kerb_out *o, const char *client)
+{
+    if (strlen(client) > KERB_KS_MAX_PRINCIPAL)
+        return BASE_ERR(HSMSSP_ERR_LIMIT, "principal name too long");
+    memcpy(o->client, client, strlen(client) + 1);
+    kerb_name_realm(client, o->realm);
+    if (o->realm[0] == '\0')
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "principal %s has no realm", client);
+    return HSMSSP_OK;
+}
+
+/* ---- the account's keys on the token ---------------------------------- */
+
+hsmssp_err
+kerb_lt_load(hsm_token *tok, const prov_config *cfg, const char *client,
+             kerb_lt_key *lt, size_t max, size_t *n_out)
+{
+    kerb_ks_entry *v = NULL;
+    size_t n = 0, k = 0;
+    hsmssp_err ret;
+
+    *n_out = 0;
+    ret = kerb_ks_list(tok, client, &v, &n);
+    if (ret != HSMSSP_OK)
+        return ret;
+    for (size_t p = 0; p < cfg->n_permitted_enctypes && ret == HSMSSP_OK;
+         p++) {
+        /* The list is sorted by kvno descending: the first of an enctype
+         * is its newest. */
+        for (size_t i = 0; i < n; i++) {
+            if (v[i].etype != cfg->permitted_enctypes[p])
+                continue;
+            if (k < max) {
+                ret = kerb_ks_find(tok, &v[i], &lt[k].key);
+                if (ret != HSMSSP_OK)
+                    break;
+                lt[k].etype = v[i].etype;
+                lt[k].kvno = v[i].kvno;
+                k++;
+            }
+            break;
+        }
+    }
+    if (ret == HSMSSP_OK && n > 0 && k == 0)
+        ret = BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
+                       "%s has keys on the token, none in an enctype that "
+                       "permitted_enctypes lists",
+                       client);
+    if (ret != HSMSSP_OK) {
+        for (size_t i = 0; i < k; i++)
+            hsm_key_free(lt[i].key);
+        k = 0;
+    }
+    *n_out = k;
+    free(v);
+    return ret;
+}
+
+/* Opens the client's keys on the token; *found_out false when there are
+ * none (not an error: other sources may serve). */
+static hsmssp_err
+load_token_keys(kerb_cred *c, bool *found_out)
+{
+    kerb_out *o = c->out;
+    hsmssp_err ret;
+
+    ret = kerb_lt_load(c->tok, prov_env_config(c->env), o->client, o->lt,
+                       KERB_MAX_LT_KEYS, &o->n_lt);
+    *found_out = o->n_lt > 0;
+    return ret;
+}
+
+static hsmssp_err
+as_with_keys(kerb_cred *c, kerb_tkt **tgt_out)
+{
+    kerb_out *o = c->out;
+    kerb_as_keys keys;
+
+    memset(&keys, 0, sizeof(keys));
+    keys.keys = o->lt;
+    keys.n_keys = o->n_lt;
+    keys.cap_keys = KERB_MAX_LT_KEYS;
+    return kerb_as_exchange(c->env, c->tok, o->client, NULL, &keys, NULL,
+                            NULL, tgt_out);
+}
+
+/* ---- acquire ---------------------------------------------------------- */
+
+/* "user", "user@REALM" or user + domain (the realm, upper-cased as
+ * Windows does for Kerberos). */
+static hsmssp_err
+identity_principal(prov_env *env, const prov_identity *id, char **out)
+{
+    char name[KERB_KS_MAX_PRINCIPAL + 1];
+    size_t n = 0;
+
+    *out = NULL;
+    if (id->user == NULL || id->user_len == 0 ||
+        id->user_len + id->domain_len + 1 > KERB_KS_MAX_PRINCIPAL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "identity without a user name, or too long");
+    if (memchr(id->user, '\0', id->user_len) != NULL ||
+        (id->domain != NULL &&
+         memchr(id->domain, '\0', id->domain_len) != NULL))
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "identity with a NUL inside a name");
+    memcpy(name, id->user, id->user_len);
+    n = id->user_len;
+    if (id->domain != NULL && id->domain_len > 0 &&
+        memchr(id->user, '@', id->user_len) == NULL) {
+        name[n++] = '@';
+        for (size_t i = 0; i < id->domain_len; i++) {
+            char ch = id->domain[i];
+
+            name[n++] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+        }
+    }
+    name[n] = '\0';
+    return kerb_name_canon_env(env, name, out);
+}
+
+static hsmssp_err
+acquire_password(kerb_cred *c, const prov_identity *id)
+{
+    kerb_out *o = c->out;
+    base_secret *pw = NULL;
+    kerb_as_keys keys;
+    char *client = NULL;
+    hsmssp_err ret;
+
+    ret = identity_principal(c->env, id, &client);
+    if (ret == HSMSSP_OK)
+        ret = set_client(o, client);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    if (id->password == NULL) {
+        ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                       "identity for %s without a password", client);
+        goto cleanup;
+    }
+    /* The password lives in a secure buffer for the exchange only. */
+    ret = base_secret_from(id->password, id->password_len, &pw);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    memset(&keys, 0, sizeof(keys));
+    keys.keys = o->lt;
+    keys.cap_keys = KERB_MAX_LT_KEYS;
+    keys.password = pw;
+    ret = kerb_as_exchange(c->env, c->tok, o->client, NULL, &keys, NULL,
+                           NULL, &o->tgt);
+    o->n_lt = keys.n_keys; /* the keys made from it, kept for refresh */
+    if (ret == HSMSSP_OK)
+        o->src = KERB_SRC_PASSWORD;
+cleanup:
+    base_secret_free(pw);
+    free(client);
+    return ret;
+}
+
+hsmssp_err
+kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
+                 int64_t *expiry_out)
+{
+    kerb_out *o;
+    char *client = NULL, *path = NULL;
+    bool have_keys = false;
+    hsmssp_err ret;
+
+    *expiry_out = 0;
+    ret = out_new(c);
+    if (ret != HSMSSP_OK)
+        return ret;
+    o = c->out;
+    if (id != NULL) {
+        ret = acquire_password(c, id);
+        goto done;
+    }
+    if (principal == NULL) {
+        /* No name: the default credential cache decides who we are. */
+        ret = kerb_ccache_load(c->env, c->tok, NULL, NULL, &o->ccache,
+                               &o->tgt);
+        if (ret == HSMSSP_OK)
+            ret = set_client(o, o->tgt->client);
+        if (ret == HSMSSP_OK)
+            o->src = KERB_SRC_CCACHE;
+        goto done;
+    }
+    ret = kerb_name_canon_env(c->env, principal, &client);
+    if (ret == HSMSSP_OK)
+        ret = set_client(o, client);
+    if (ret == HSMSSP_OK)
+        ret = load_token_keys(c, &have_keys);
+    if (ret != HSMSSP_OK)
+        goto done;
+    /* A stored TGT saves an AS exchange; with the key on the token it can
+     * always be replaced by a fresh one. */
+    ret = kerb_store_load(c->env, c->tok, o->client, &path, &o->tgt);
+    if (ret == HSMSSP_OK) {
+        o->store_path = path;
+        path = NULL;
+        o->src = have_keys ? KERB_SRC_TOKEN_KEY : KERB_SRC_STORE;
+        goto done;
+    }
+    if (ret != HSMSSP_ERR_NO_TICKET)
+        goto done;
+    if (have_keys) {
+        ret = as_with_keys(c, &o->tgt);
+        if (ret == HSMSSP_OK)
+            o->src = KERB_SRC_TOKEN_KEY;
+        goto done;
+    }
+    ret = kerb_ccache_load(c->env, c->tok, NULL, o->client, &o->ccache,
+                           &o->tgt);
+    if (ret == HSMSSP_OK) {
+        o->src = KERB_SRC_CCACHE;
+    } else if (ret == HSMSSP_ERR_NO_TICKET) {
+        ret = BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                       "no key on the token, stored TGT or credential cache "
+                       "for %s (import its key with 'hsmssp keytab import' "
+                       "or 'hsmssp account import', or run kinit)",
+                       o->client);
+    }
+done:
+    if (ret == HSMSSP_OK) {
+        *expiry_out = o->tgt->endtime;
+        base_log(HSMSSP_LOG_INFO, "kerberos",
+                 "outbound credential for %s (TGT until %lld)", o->client,
+                 (long long)o->tgt->endtime);
+    }
+    free(client);
+    free(path);
+    return ret;
+}
+
+/* ---- delegated credentials -------------------------------------------- */
+
+hsmssp_err
+kerb_acquire_delegated(void *ctxp, void **cred_out, int64_t *expiry_out)
+{
+    kerb_ctx *ctx = ctxp;
+    kerb_cred *c = NULL;
+    hsmssp_err ret;
+
+    *cred_out = NULL;
+    *expiry_out = 0;
+    if (ctx->initiator || !ctx->established || ctx->deleg == NULL)
+        return BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                        "the context holds no delegated credential (the "
+                        "client did not delegate, or ASC_REQ_DELEGATE was "
+                        "not asked)");
+    if (ctx->pid != getpid())
+        return BASE_ERR(HSMSSP_ERR_FORKED,
+                        "security context was made before fork()");
+    if (ctx->deleg->endtime <= now_s())
+        return BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                        "the delegated TGT of %s has expired",
+                        ctx->deleg->client);
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    pthread_mutex_init(&c->lock, NULL);
+    prov_env_ref(ctx->env);
+    c->env = ctx->env;
+    c->tok = ctx->tok;
+    c->use = PROV_CRED_OUTBOUND;
+    c->pid = getpid();
+    ret = out_new(c);
+    if (ret == HSMSSP_OK)
+        ret = set_client(c->out, ctx->deleg->client);
+    if (ret != HSMSSP_OK) {
+        kerb_cred_free(c);
+        return ret;
+    }
+    c->out->src = KERB_SRC_DELEGATED;
+    c->out->tgt = kerb_tkt_ref(ctx->deleg);
+    *expiry_out = ctx->deleg->endtime;
+    *cred_out = c;
+    return HSMSSP_OK;
+}
+
+/* ---- keeping the TGT fresh -------------------------------------------- */
+
+/* Renews a renewable TGT at its KDC (RFC 4120 sec. 2.3). */
+static hsmssp_err
+renew(kerb_cred *c, kerb_tkt **out)
+{
+    kerb_tkt *old = c->out->tgt;
+
+    return kerb_tgs_exchange(c->env, old, old->server,
+                             KERB_KDC_OPT_RENEW | KERB_KDC_OPT_RENEWABLE,
+                             NULL, NULL, NULL, out);
+}
+
+static hsmssp_err
+refresh_unlocked(kerb_cred *c)
+{
+    const prov_config *cfg = prov_env_config(c->env);
+    kerb_out *o = c->out;
+    kerb_tkt *t = NULL;
+    char *name = NULL;
+    int64_t now = now_s();
+    hsmssp_err ret;
+
+    if (o->tgt != NULL && o->tgt->endtime - now > margin(cfg))
+        return HSMSSP_OK;
+    if (o->tgt != NULL && (o->tgt->flags & KERB_TKT_RENEWABLE) &&
+        o->tgt->renew_till > now + cfg->clock_skew &&
+        o->tgt->endtime > now) {
+        ret = renew(c, &t);
+        if (ret == HSMSSP_OK)
+            goto replace;
+        base_log(HSMSSP_LOG_INFO, "kerberos",
+                 "renewal of the TGT of %s failed (%s); trying its source",
+                 o->client, hsmssp_last_error_detail());
+    }
+    switch (o->src) {
+    case KERB_SRC_TOKEN_KEY:
+    case KERB_SRC_PASSWORD:
+        ret = as_with_keys(c, &t);
+        break;
+    case KERB_SRC_STORE:
+        ret = kerb_store_load(c->env, c->tok, o->client, NULL, &t);
+        break;
+    case KERB_SRC_CCACHE:
+        ret = kerb_ccache_load(c->env, c->tok, o->ccache, o->client, &name,
+                               &t);
+        free(name);
+        break;
+    default:
+        ret = BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                       "the delegated TGT of %s expires and cannot be "
+                       "refreshed",
+                       o->client);
+        break;
+    }
+    if (ret != HSMSSP_OK) {
+        /* An old TGT still valid a little longer is better than none. */
+        if (o->tgt != NULL && o->tgt->endtime > now + cfg->clock_skew)
+            return HSMSSP_OK;
+        return ret;
+    }
+    /* A re-read file or cache may still hold the old ticket: fine while
+     * it is valid, an error when it has expired. */
+    if (t->endtime <= now) {
+        kerb_tkt_unref(t);
+        return BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                        "the TGT of %s has expired (run kinit)", o->client);
+    }
+replace:
+    kerb_tkt_unref(o->tgt);
+    o->tgt = t;
+    base_log(HSMSSP_LOG_INFO, "kerberos", "TGT of %s refreshed, until %lld",
+             o->client, (long long)t->endtime);
+    return HSMSSP_OK;
+}
+
+hsmssp_err
+kerb_out_tgt(kerb_cred *c, kerb_tkt **tgt_out)
+{
+    kerb_out *o = c->out;
+    hsmssp_err ret;
+
+    *tgt_out = NULL;
+    if (o == NULL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "an outbound credential is needed");
+    pthread_mutex_lock(&o->lock);
+    ret = refresh_unlocked(c);
+    if (ret == HSMSSP_OK)
+        *tgt_out = kerb_tkt_ref(o->tgt);
+    pthread_mutex_unlock(&o->lock);
+    return ret;
+}
+
+/* ---- the ticket cache ------------------------------------------------- */
+
+static kerb_tkt *
+cache_find(kerb_cred *c, const char *name)
+{
+    const prov_config *cfg = prov_env_config(c->env);
+    kerb_out *o = c->out;
+    kerb_tkt *t = NULL;
+    int64_t now = now_s();
+
+    pthread_mutex_lock(&o->lock);
+    for (size_t i = 0; i < o->n_cache; i++) {
+        kerb_tkt *e = o->cache[i].t;
+
+        if (strcmp(o->cache[i].name, name) == 0 &&
+            e->endtime - now > cfg->clock_skew &&
+            e->starttime <= now + cfg->clock_skew) {
+            t = kerb_tkt_ref(e);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&o->lock);
+    return t;
+}
+
+/* Caches t under name (the name it was asked for).  Expired entries and
+ * an older one of the same name go first; when full, the entry ending
+ * soonest makes room. */
+static void
+cache_put(kerb_cred *c, const char *name, kerb_tkt *t)
+{
+    kerb_out *o = c->out;
+    int64_t now = now_s();
+    size_t i, w = 0, victim = 0;
+
+    if (strlen(name) > KERB_KS_MAX_PRINCIPAL)
+        return; /* not cacheable; the caller still has its ticket */
+    pthread_mutex_lock(&o->lock);
+    for (i = 0; i < o->n_cache; i++) {
+        if (o->cache[i].t->endtime <= now ||
+            strcmp(o->cache[i].name, name) == 0)
+            kerb_tkt_unref(o->cache[i].t);
+        else
+            o->cache[w++] = o->cache[i];
+    }
+    o->n_cache = w;
+    if (o->n_cache == KERB_MAX_CACHED_TICKETS) {
+        for (i = 1; i < o->n_cache; i++)
+            if (o->cache[i].t->endtime < o->cache[victim].t->endtime)
+                victim = i;
+        kerb_tkt_unref(o->cache[victim].t);
+        o->cache[victim] = o->cache[--o->n_cache];
+    }
+    memcpy(o->cache[o->n_cache].name, name, strlen(name) + 1);
+    o->cache[o->n_cache++].t = kerb_tkt_ref(t);
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* "krbtgt/TO@FROM" into out. */
+static hsmssp_err
+tgs_name(const char *to, const char *from, char *out, size_t cap)
+{
+    if (snprintf(out, cap, "krbtgt/%s@%s", to, from) >= (int)cap)
+        return BASE_ERR(HSMSSP_ERR_LIMIT, "realm names too long");
+    return HSMSSP_OK;
+}
+
+/* Whether realm was visited on this path already (a referral loop). */
+static bool
+visited(char seen[][KERB_KS_MAX_PRINCIPAL + 1], size_t n, const char *realm)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(seen[i], realm) == 0)
+            return true;
+    return false;
+}
+
+hsmssp_err
+kerb_out_service_ticket(kerb_cred *c, const char *server, kerb_tkt **tkt_out)
+{
+    char target[KERB_KS_MAX_PRINCIPAL + 1], at[KERB_KS_MAX_PRINCIPAL + 1];
+    char want[2 * KERB_KS_MAX_PRINCIPAL + 16];
+    char seen[KERB_MAX_REFERRALS + 2][KERB_KS_MAX_PRINCIPAL + 1];
+    size_t n_seen = 0;
+    kerb_tkt *cur = NULL, *t = NULL;
+    bool referral = false;
+    hsmssp_err ret;
+
+    *tkt_out = NULL;
+    t = cache_find(c, server);
+    if (t != NULL) {
+        *tkt_out = t;
+        return HSMSSP_OK;
+    }
+    kerb_name_realm(server, target);
+    if (target[0] == '\0')
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
+                        "service name %s has no realm", server);
+    ret = kerb_out_tgt(c, &cur);
+    if (ret != HSMSSP_OK)
+        return ret;
+    for (int hop = 0;; hop++) {
+        if (!kerb_tkt_is_tgt(cur, at, NULL)) {
+            ret = BASE_ERR(HSMSSP_ERR_INTERNAL, "%s is not a TGT",
+                           cur->server);
+            goto cleanup;
+        }
+        if (hop > KERB_MAX_REFERRALS || visited(seen, n_seen, at)) {
+            ret = BASE_ERR(HSMSSP_ERR_REFERRAL,
+                           "no path to the realm of %s within %d referrals "
+                           "(at %s)",
+                           server, KERB_MAX_REFERRALS, at);
+            goto cleanup;
+        }
+        memcpy(seen[n_seen++], at, strlen(at) + 1);
+        if (strcmp(at, target) == 0) {
+            /* In the service's realm: ask for the service itself.  With
+             * CANONICALIZE the KDC may answer with a referral TGT to the
+             * realm that really holds it (RFC 6806), which becomes the
+             * target. */
+            ret = kerb_tgs_exchange(c->env, cur, server,
+                                    KERB_KDC_OPT_CANONICALIZE, NULL, NULL,
+                                    &referral, &t);
+            if (ret != HSMSSP_OK)
+                goto cleanup;
+            if (referral && !kerb_tkt_is_tgt(t, target, NULL)) {
+                ret = BASE_ERR(HSMSSP_ERR_INTERNAL, "bad referral");
+                goto cleanup;
+            }
+            if (!referral)
+                cache_put(c, server, t);
+        } else {
+            /* Another realm: a cross-realm TGT first, which the KDC may
+             * answer with one for an intermediate realm. */
+            ret = tgs_name(target, at, want, sizeof(want));
+            if (ret != HSMSSP_OK)
+                goto cleanup;
+            t = cache_find(c, want);
+            if (t == NULL) {
+                ret = kerb_tgs_exchange(c->env, cur, want,
+                                        KERB_KDC_OPT_CANONICALIZE, NULL,
+                                        NULL, &referral, &t);
+                if (ret != HSMSSP_OK)
+                    goto cleanup;
+                cache_put(c, want, t);
+            }
+            referral = true; /* a TGT to go on with, either way */
+        }
+        if (!referral) {
+            *tkt_out = t;
+            t = NULL;
+            break;
+        }
+        kerb_tkt_unref(cur);
+        cur = t;
+        t = NULL;
+    }
+cleanup:
+    kerb_tkt_unref(cur);
+    kerb_tkt_unref(t);
+    return ret;
+}

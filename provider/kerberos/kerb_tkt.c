@@ -1,0 +1,267 @@
+/*
+ * provider/kerberos/kerb_tkt.c - tickets an initiator holds, and the
+ * meaning of a KRB-ERROR.
+ *
+ * A kerb_tkt is immutable once made, so the only shared state is its
+ * reference count: a credential's cache and every context still building
+ * an AP-REQ with the ticket hold one each, and the last one releases the
+ * session key's token objects.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider/kerberos/kerb-int.h"
+
+hsmssp_err
+kerb_tkt_alloc(base_der ticket, kerb_tkt **tkt_out)
+{
+    kerb_tkt *t;
+
+    *tkt_out = NULL;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    t->refs = 1;
+    t->ticket = malloc(ticket.len ? ticket.len : 1);
+    if (t->ticket == NULL) {
+        free(t);
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    }
+    if (ticket.len > 0)
+        memcpy(t->ticket, ticket.p, ticket.len);
+    t->ticket_len = ticket.len;
+    *tkt_out = t;
+    return HSMSSP_OK;
+}
+
+hsmssp_err
+kerb_tkt_new(base_der ticket, const kerb_enc_kdc_rep_part *ep,
+             const char *client, hsm_key *key, kerb_tkt **tkt_out)
+{
+    kerb_tkt *t = NULL;
+    hsmssp_err ret;
+
+    *tkt_out = NULL;
+    if (strlen(client) > KERB_KS_MAX_PRINCIPAL) {
+        ret = BASE_ERR(HSMSSP_ERR_LIMIT, "client name too long");
+        goto cleanup;
+    }
+    ret = kerb_tkt_alloc(ticket, &t);
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    memcpy(t->client, client, strlen(client) + 1);
+    ret = kerb_principal_unparse(&ep->sname, ep->srealm, t->server,
+                                 sizeof(t->server));
+    if (ret != HSMSSP_OK)
+        goto cleanup;
+    t->flags = ep->flags;
+    t->authtime = ep->authtime;
+    t->starttime = ep->has_starttime ? ep->starttime : ep->authtime;
+    t->endtime = ep->endtime;
+    t->renew_till = ep->has_renew_till ? ep->renew_till : 0;
+    t->etype = ep->key.etype;
+    t->key = key;
+    key = NULL;
+    *tkt_out = t;
+    t = NULL;
+cleanup:
+    hsm_key_free(key);
+    kerb_tkt_unref(t);
+    return ret;
+}
+
+kerb_tkt *
+kerb_tkt_ref(kerb_tkt *t)
+{
+    if (t != NULL)
+        __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+void
+kerb_tkt_unref(kerb_tkt *t)
+{
+    if (t == NULL || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    /* A persistent key (stored TGT) stays on the token: the store owns
+     * its lifetime; hsm_key_free() only drops this process's handle. */
+    hsm_key_free(t->key);
+    free(t->ticket);
+    free(t);
+}
+
+/* Index of the '@' that starts the realm: the last one not escaped by a
+ * backslash (kerb_principal_unparse escapes '@' inside components). */
+static const char *
+realm_at(const char *s)
+{
+    const char *at = NULL;
+
+    for (const char *p = s; *p; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+            continue;
+        }
+        if (*p == '@')
+            at = p;
+    }
+    return at;
+}
+
+void
+kerb_name_realm(const char *principal, char *out)
+{
+    const char *at = realm_at(principal);
+    size_t n = at ? strlen(at + 1) : 0;
+
+    if (n > KERB_KS_MAX_PRINCIPAL)
+        n = KERB_KS_MAX_PRINCIPAL;
+    if (n > 0)
+        memcpy(out, at + 1, n);
+    out[n] = '\0';
+}
+
+bool
+kerb_tkt_is_tgt(const kerb_tkt *t, char *instance_out, char *realm_out)
+{
+    char storage[KERB_KS_MAX_PRINCIPAL + 1];
+    kerb_principal p;
+    base_der realm;
+
+    if (kerb_principal_parse(t->server, KERB_NT_SRV_INST, storage, &p,
+                             &realm) != HSMSSP_OK)
+        return false;
+    if (p.n != 2 || !base_der_eq(p.comp[0], base_der_view("krbtgt", 6)))
+        return false;
+    if (instance_out != NULL) {
+        memcpy(instance_out, p.comp[1].p, p.comp[1].len);
+        instance_out[p.comp[1].len] = '\0';
+    }
+    if (realm_out != NULL) {
+        memcpy(realm_out, realm.p, realm.len);
+        realm_out[realm.len] = '\0';
+    }
+    return true;
+}
+
+/* ---- KRB-ERROR ------------------------------------------------------- */
+
+/* What each code means to a caller, and the hsmssp error it becomes. */
+static hsmssp_err
+code_to_err(int32_t code)
+{
+    switch (code) {
+    case KERB_KDC_ERR_C_PRINCIPAL_UNKNOWN:
+        return HSMSSP_ERR_CLIENT_UNKNOWN;
+    case KERB_KDC_ERR_S_PRINCIPAL_UNKNOWN:
+        return HSMSSP_ERR_PRINCIPAL_UNKNOWN;
+    case KERB_KDC_ERR_PREAUTH_FAILED:
+    case KERB_AP_ERR_BAD_INTEGRITY: /* old KDCs: wrong key, no preauth */
+        return HSMSSP_ERR_PREAUTH_FAILED;
+    case KERB_AP_ERR_SKEW:
+        return HSMSSP_ERR_CLOCK_SKEW;
+    case KERB_KDC_ERR_ETYPE_NOSUPP:
+        return HSMSSP_ERR_KDC_ETYPE;
+    case KERB_AP_ERR_TKT_EXPIRED:
+        return HSMSSP_ERR_TICKET_EXPIRED;
+    case KERB_AP_ERR_TKT_NYV:
+        return HSMSSP_ERR_TICKET_NOT_YET_VALID;
+    case KERB_AP_ERR_REPEAT:
+        return HSMSSP_ERR_REPLAY;
+    case KERB_AP_ERR_NOT_US:
+        return HSMSSP_ERR_WRONG_PRINCIPAL;
+    case KERB_AP_ERR_BADKEYVER:
+    case KERB_AP_ERR_NOKEY:
+        return HSMSSP_ERR_NO_KEY;
+    case KERB_AP_ERR_MODIFIED:
+        return HSMSSP_ERR_INTEGRITY;
+    case KERB_AP_ERR_BADMATCH:
+        return HSMSSP_ERR_INTEGRITY;
+    default:
+        return HSMSSP_ERR_PEER_ERROR;
+    }
+}
+
+static const char *
+code_name(int32_t code)
+{
+    switch (code) {
+    case KERB_KDC_ERR_C_PRINCIPAL_UNKNOWN:
+        return "client not found in the Kerberos database";
+    case KERB_KDC_ERR_S_PRINCIPAL_UNKNOWN:
+        return "server not found in the Kerberos database";
+    case KERB_KDC_ERR_POLICY:
+        return "KDC policy rejects the request";
+    case KERB_KDC_ERR_BADOPTION:
+        return "KDC cannot accommodate the requested option";
+    case KERB_KDC_ERR_ETYPE_NOSUPP:
+        return "no encryption type in common";
+    case KERB_KDC_ERR_CLIENT_REVOKED:
+        return "client's credentials have been revoked";
+    case KERB_KDC_ERR_KEY_EXPIRED:
+        return "password has expired";
+    case KERB_KDC_ERR_PREAUTH_FAILED:
+        return "pre-authentication failed (wrong key or password)";
+    case KERB_KDC_ERR_PREAUTH_REQUIRED:
+        return "pre-authentication required";
+    case KERB_KDC_ERR_WRONG_REALM:
+        return "wrong realm";
+    case KERB_AP_ERR_BAD_INTEGRITY:
+        return "integrity check failed (wrong key)";
+    case KERB_AP_ERR_TKT_EXPIRED:
+        return "ticket expired";
+    case KERB_AP_ERR_TKT_NYV:
+        return "ticket not yet valid";
+    case KERB_AP_ERR_REPEAT:
+        return "request is a replay";
+    case KERB_AP_ERR_NOT_US:
+        return "the ticket is not for us";
+    case KERB_AP_ERR_BADMATCH:
+        return "ticket and authenticator do not match";
+    case KERB_AP_ERR_SKEW:
+        return "clock skew too great";
+    case KERB_AP_ERR_MODIFIED:
+        return "message stream modified (channel bindings or checksum)";
+    case KERB_AP_ERR_BADKEYVER:
+        return "no key of the ticket's version";
+    case KERB_AP_ERR_NOKEY:
+        return "service key not available";
+    case KERB_AP_ERR_INAPP_CKSUM:
+        return "inappropriate checksum";
+    case KERB_ERR_GENERIC:
+        return "generic error";
+    default:
+        return "error";
+    }
+}
+
+hsmssp_err
+kerb_error_to_err(base_der msg, const char *peer, int32_t *code_out)
+{
+    kerb_error e;
+    char etext[128];
+    size_t n = 0;
+    hsmssp_err ret;
+
+    if (code_out != NULL)
+        *code_out = 0;
+    ret = kerb_dec_error(msg, &e);
+    if (ret != HSMSSP_OK)
+        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN, "%s sent a malformed KRB-ERROR",
+                        peer);
+    if (code_out != NULL)
+        *code_out = e.code;
+    /* e-text is the peer's free text: shown bounded, printable only. */
+    if (e.has_etext) {
+        for (size_t i = 0; i < e.etext.len && n + 1 < sizeof(etext); i++) {
+            uint8_t c = e.etext.p[i];
+
+            etext[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        }
+    }
+    etext[n] = '\0';
+    return BASE_ERR(code_to_err(e.code), "%s answered KRB-ERROR %d (%s)%s%s",
+                    peer, (int)e.code, code_name(e.code), n ? ": " : "",
+                    etext);
+}
