@@ -133,6 +133,14 @@ void cli_json_kv_string(cli_json *j, const char *key, const char *s);
 void cli_json_kv_int(cli_json *j, const char *key, long long v);
 void cli_json_kv_bool(cli_json *j, const char *key, bool v);
 
+/* ---- keys in this process's token session (cli_session.c) ---------- */
+
+/* Imports a keytab's keys into session objects of the SSPI runtime's
+ * token and registers them, so that credentials acquired afterwards
+ * (inbound or outbound) use them.  Prints one line per key unless quiet,
+ * failures prefixed with who.  Returns a CLI_EXIT_* code. */
+int cli_import_keytab_session(const char *path, bool quiet, const char *who);
+
 /* ---- subcommands ----------------------------------------------------- */
 
 /* Each takes the arguments after its own name (argv[0] is the

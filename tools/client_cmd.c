@@ -51,6 +51,8 @@ const char cli_client_help[] =
     "  --count N            send the message N times (default 1)\n"
     "  --cb-app-data STR    channel bindings with STR as application data\n"
     "  --config FILE        hsmssp configuration file (else $HSMSSP_CONFIG)\n"
+    "  --import-keytab FILE import FILE's keys into session objects first\n"
+    "                       (for tokens that cannot store keys)\n"
     "  --quiet              print nothing but errors\n"
     "\n"
     "exit codes: 0 every message went through, 1 a step failed, 2 usage.\n";
@@ -136,6 +138,7 @@ cli_client_main(int argc, char **argv)
         {"count", required_argument, NULL, 'n'},
         {"cb-app-data", required_argument, NULL, 'B'},
         {"config", required_argument, NULL, 'c'},
+        {"import-keytab", required_argument, NULL, 'k'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -149,7 +152,7 @@ cli_client_main(int argc, char **argv)
                          .out = stdout,
                          .prefix = "hsmssp client"};
     const char *principal = NULL, *pwfile = NULL, *config = NULL;
-    const char *cb_app = NULL;
+    const char *cb_app = NULL, *keytab = NULL;
     PSecurityFunctionTableA t;
     SEC_CHANNEL_BINDINGS *cb = NULL;
     SEC_WINNT_AUTH_IDENTITY_A ai;
@@ -208,6 +211,9 @@ cli_client_main(int argc, char **argv)
         case 'c':
             config = optarg;
             break;
+        case 'k':
+            keytab = optarg;
+            break;
         case 'q':
             o.out = NULL;
             break;
@@ -232,6 +238,12 @@ cli_client_main(int argc, char **argv)
                     (unsigned)st, hsmssp_last_error_detail());
             return CLI_EXIT_FAILURE;
         }
+    }
+    if (keytab != NULL) {
+        rc = cli_import_keytab_session(keytab, o.out == NULL,
+                                       "hsmssp client");
+        if (rc != CLI_EXIT_OK)
+            return rc;
     }
     if (cb_app != NULL) {
         cb = make_bindings(cb_app, &o.cb_len);

@@ -337,55 +337,6 @@ out:
     return NULL;
 }
 
-/* --import-keytab: provisioning into this process's session objects. */
-static int
-import_keytab(const char *path, bool quiet)
-{
-    prov_env *env = NULL;
-    hsm_token *tok = NULL;
-    kt_import_opts o = {.persistent = false, .keep_keys = true};
-    kt_result *r = NULL;
-    size_t n = 0, ok = 0;
-    hsmssp_err ret;
-
-    ret = sspi_runtime_env(&env);
-    if (ret == HSMSSP_OK)
-        ret = prov_env_token(env, &tok);
-    if (ret == HSMSSP_OK)
-        ret = kt_import(tok, path, &o, &r, &n);
-    if (ret != HSMSSP_OK) {
-        prov_env_unref(env);
-        return cli_fail(ret, "importing the keytab");
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (r[i].err != HSMSSP_OK) {
-            fprintf(stderr, "hsmssp server: %s kvno %u: %s\n",
-                    r[i].e.principal, (unsigned)r[i].e.kvno, r[i].detail);
-            continue;
-        }
-        ret = kerb_register_session_key(env, &r[i].e, r[i].key);
-        if (ret != HSMSSP_OK) {
-            kt_results_free(r, n);
-            prov_env_unref(env);
-            return cli_fail(ret, "registering a key");
-        }
-        r[i].key = NULL; /* the env owns it now */
-        ok++;
-        if (!quiet)
-            printf("Imported %s kvno %u %s into the token session\n",
-                   r[i].e.principal, (unsigned)r[i].e.kvno,
-                   hsm_etype_name(r[i].e.etype));
-    }
-    kt_results_free(r, n);
-    prov_env_unref(env);
-    if (ok == 0) {
-        fprintf(stderr, "hsmssp server: no key of %s could be imported\n",
-                path);
-        return CLI_EXIT_FAILURE;
-    }
-    return CLI_EXIT_OK;
-}
-
 int
 cli_server_main(int argc, char **argv)
 {
@@ -485,7 +436,7 @@ cli_server_main(int argc, char **argv)
         }
     }
     if (keytab != NULL) {
-        rc = import_keytab(keytab, srv.quiet);
+        rc = cli_import_keytab_session(keytab, srv.quiet, "hsmssp server");
         if (rc != CLI_EXIT_OK) {
             free(srv.cb);
             return rc;

@@ -115,6 +115,7 @@ typedef struct kerb_lt_key {
     int32_t etype;
     uint32_t kvno;
     hsm_key *key;
+    bool borrowed; /* a session object the env owns: not freed here */
 } kerb_lt_key;
 
 typedef struct kerb_as_keys {
@@ -331,11 +332,13 @@ hsmssp_err kerb_out_acquire(kerb_cred *cred, const char *principal,
 void kerb_out_free(kerb_out *out);
 
 /* Opens the newest key of each permitted enctype that the token holds
- * for client (keystore), in permitted_enctypes order, up to max; *n_out
- * 0 when there is none. */
-hsmssp_err kerb_lt_load(hsm_token *tok, const prov_config *cfg,
-                        const char *client, kerb_lt_key *lt, size_t max,
-                        size_t *n_out) BASE_WUR;
+ * for client, in permitted_enctypes order, up to max: persistent keys of
+ * the key store, and keys this process imported into session objects
+ * (kerb_register_session_key; borrowed).  *n_out 0 when there is none.
+ * kerb_lt_free() releases what it opened. */
+hsmssp_err kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
+                        kerb_lt_key *lt, size_t max, size_t *n_out) BASE_WUR;
+void kerb_lt_free(kerb_lt_key *lt, size_t n);
 
 /* The credential's TGT (for its own realm), refreshed first when it
  * expires within the refresh margin: another AS exchange with the key,

@@ -53,8 +53,7 @@ kerb_out_free(kerb_out *o)
     kerb_tkt_unref(o->tgt);
     for (size_t i = 0; i < o->n_cache; i++)
         kerb_tkt_unref(o->cache[i].t);
-    for (size_t i = 0; i < o->n_lt; i++)
-        hsm_key_free(o->lt[i].key);
+    kerb_lt_free(o->lt, o->n_lt);
     free(o->ccache);
     free(o->store_path);
     pthread_mutex_destroy(&o->lock);
@@ -89,44 +88,93 @@ set_client(kerb_out *o, const char *client)
 
 /* ---- the account's keys on the token ---------------------------------- */
 
+void
+kerb_lt_free(kerb_lt_key *lt, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!lt[i].borrowed)
+            hsm_key_free(lt[i].key);
+        lt[i].key = NULL;
+    }
+}
+
+/* The newest session-object key of etype the env holds for client. */
+static bool
+session_key_for(kerb_state *st, const char *client, int32_t etype,
+                kerb_lt_key *out)
+{
+    bool found = false;
+
+    for (size_t i = 0; i < st->n_session_keys; i++) {
+        const kerb_cred_key *k = &st->session_keys[i];
+
+        if (k->e.etype != etype || strcmp(k->e.principal, client) != 0)
+            continue;
+        if (!found || k->e.kvno > out->kvno) {
+            out->etype = etype;
+            out->kvno = k->e.kvno;
+            out->key = k->key;
+            out->borrowed = true;
+            found = true;
+        }
+    }
+    return found;
+}
+
 hsmssp_err
-kerb_lt_load(hsm_token *tok, const prov_config *cfg, const char *client,
+kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
              kerb_lt_key *lt, size_t max, size_t *n_out)
 {
+    const prov_config *cfg = prov_env_config(env);
+    kerb_state *st = NULL;
     kerb_ks_entry *v = NULL;
-    size_t n = 0, k = 0;
+    size_t n = 0, k = 0, total = 0;
     hsmssp_err ret;
 
     *n_out = 0;
-    ret = kerb_ks_list(tok, client, &v, &n);
+    ret = kerb_state_get(env, &st);
+    if (ret == HSMSSP_OK)
+        ret = kerb_ks_list(tok, client, &v, &n);
     if (ret != HSMSSP_OK)
         return ret;
-    for (size_t p = 0; p < cfg->n_permitted_enctypes && ret == HSMSSP_OK;
+    total = n;
+    for (size_t p = 0; p < cfg->n_permitted_enctypes && ret == HSMSSP_OK &&
+                       k < max;
          p++) {
-        /* The list is sorted by kvno descending: the first of an enctype
-         * is its newest. */
-        for (size_t i = 0; i < n; i++) {
-            if (v[i].etype != cfg->permitted_enctypes[p])
+        int32_t etype = cfg->permitted_enctypes[p];
+        bool done = false;
+
+        /* The key store's list is sorted by kvno descending: the first of
+         * an enctype is its newest. */
+        for (size_t i = 0; i < n && !done; i++) {
+            if (v[i].etype != etype)
                 continue;
-            if (k < max) {
-                ret = kerb_ks_find(tok, &v[i], &lt[k].key);
-                if (ret != HSMSSP_OK)
-                    break;
-                lt[k].etype = v[i].etype;
-                lt[k].kvno = v[i].kvno;
+            memset(&lt[k], 0, sizeof(lt[k]));
+            ret = kerb_ks_find(tok, &v[i], &lt[k].key);
+            if (ret != HSMSSP_OK)
+                break;
+            lt[k].etype = etype;
+            lt[k].kvno = v[i].kvno;
+            k++;
+            done = true;
+        }
+        if (!done && ret == HSMSSP_OK) {
+            pthread_mutex_lock(&st->lock);
+            memset(&lt[k], 0, sizeof(lt[k]));
+            if (session_key_for(st, client, etype, &lt[k])) {
                 k++;
+                total++;
             }
-            break;
+            pthread_mutex_unlock(&st->lock);
         }
     }
-    if (ret == HSMSSP_OK && n > 0 && k == 0)
+    if (ret == HSMSSP_OK && total > 0 && k == 0)
         ret = BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
                        "%s has keys on the token, none in an enctype that "
                        "permitted_enctypes lists",
                        client);
     if (ret != HSMSSP_OK) {
-        for (size_t i = 0; i < k; i++)
-            hsm_key_free(lt[i].key);
+        kerb_lt_free(lt, k);
         k = 0;
     }
     *n_out = k;
@@ -142,8 +190,8 @@ load_token_keys(kerb_cred *c, bool *found_out)
     kerb_out *o = c->out;
     hsmssp_err ret;
 
-    ret = kerb_lt_load(c->tok, prov_env_config(c->env), o->client, o->lt,
-                       KERB_MAX_LT_KEYS, &o->n_lt);
+    ret = kerb_lt_load(c->env, c->tok, o->client, o->lt, KERB_MAX_LT_KEYS,
+                       &o->n_lt);
     *found_out = o->n_lt > 0;
     return ret;
 }

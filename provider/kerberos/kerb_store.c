@@ -262,7 +262,7 @@ kerb_store_kinit(prov_env *env, hsm_token *tok, const char *client,
                         "session key kept on the token; acquire the "
                         "credential in the process that uses it instead",
                         ident.label);
-    ret = kerb_lt_load(tok, cfg, client, lt, KERB_MAX_LT_KEYS, &n_lt);
+    ret = kerb_lt_load(env, tok, client, lt, KERB_MAX_LT_KEYS, &n_lt);
     if (ret != HSMSSP_OK)
         return ret;
     if (n_lt == 0) {
@@ -355,8 +355,7 @@ kerb_store_kinit(prov_env *env, hsm_token *tok, const char *client,
     *path_out = path;
     path = NULL;
 cleanup:
-    for (size_t i = 0; i < n_lt; i++)
-        hsm_key_free(lt[i].key);
+    kerb_lt_free(lt, n_lt);
     kerb_tkt_unref(t);
     kerb_tktfile_entry_clear(&old);
     free(dir);
