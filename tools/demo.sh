@@ -13,7 +13,11 @@
 #   6. alice gets a ticket and MIT's gss-client logs in and sends sealed
 #      messages; the server opens them and signs its replies on the token;
 #   7. the same login replayed is refused;
-#   8. everything stopped.
+#   8. an HSM-backed service account, svcacct, whose key is on the token,
+#      gets a TGT (`hsmssp kinit`: AS exchange run on the token, the TGT's
+#      session key kept as a token object) and logs into MIT's gss-server
+#      and into `hsmssp server` with `hsmssp client`;
+#   9. NSS softoken's probe; everything stopped.
 # Nothing outside BUILD_DIR/demo is touched.
 set -eu
 
@@ -44,10 +48,13 @@ run() {
 
 demo=$build/demo
 server_pid=
+gss_pid=
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+    [ -n "$gss_pid" ] && kill "$gss_pid" 2>/dev/null
     bash "$src/tests/common/realm-stop.sh" "$demo" >/dev/null 2>&1 || true
     [ -f "$demo/e18.keytab" ] && shred -u "$demo/e18.keytab"
+    [ -f "$demo/svcacct.keytab" ] && shred -u "$demo/svcacct.keytab"
     return 0
 }
 trap cleanup EXIT
@@ -88,6 +95,7 @@ cat >"$demo/hsmssp.conf" <<CONF
     pin_file = $demo/pin
 [kerberos]
     rcache = $demo/rcache/e18
+    ticket_dir = $demo/tickets
 CONF
 chmod 600 "$demo/hsmssp.conf"
 say "Token 'hsmssp-demo' with a random PIN in \$BUILD/demo/pin (mode 0600)."
@@ -154,7 +162,55 @@ run /usr/bin/python3 "$src/tests/kdc/gss_sample_client.py" --port "$port" \
 say "The server's replay cache (\$BUILD/demo/rcache) recognised the AP-REQ;"
 say "it survives restarts and is shared by every server process."
 
-step "8. NSS softoken, a PKCS#11 3.0 token, runs even more on the token"
+step "8. An HSM-backed service account logs in as a Kerberos client"
+say "svcacct is a service account (it must pre-authenticate, as accounts in a"
+say "real realm do).  Its key moves into the token the same way:"
+cp "$HSMSSP_KT_SVCACCT" "$demo/svcacct.keytab"
+run "$cli" keytab import --config "$demo/hsmssp.conf" --remove-source \
+    "$demo/svcacct.keytab" | grep -E "aes256-cts-hmac-sha1-96|arcfour|entries"
+say "(arcfour-hmac is refused: SoftHSM2 has no RC4, and the policy forbids"
+say "running it on the host; the AES keys are what the account uses.)"
+say "hsmssp kinit runs the AS exchange: the KDC asks for pre-authentication,"
+say "the encrypted timestamp is made on the token, the AS-REP is decrypted on"
+say "the token, and the TGT's session key is imported into it at once:"
+run "$cli" kinit --config "$demo/hsmssp.conf" svcacct
+run "$cli" klist --config "$demo/hsmssp.conf"
+run ls -l "$demo/tickets"
+say "The ticket file holds the ticket and public facts only; the session key"
+say "is the token object labelled with the ticket:"
+if command -v pkcs11-tool >/dev/null; then
+    pkcs11-tool --module "$softhsm" --token-label hsmssp-demo --login \
+        --pin "$pin" --list-objects --type secrkey 2>/dev/null |
+        awk '/label:/ { sub(/^ *label: */, ""); l = $0 }
+             /Access:/ { sub(/^ *Access: */, "");
+                         if (l ~ /^TGT/) printf "      %s: %s\n", l, $0 }'
+fi
+gport=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+KRB5_KTNAME=$HSMSSP_KT_HOST gss-server -port "$gport" host@localhost \
+    >"$demo/gss-server.log" 2>&1 &
+gss_pid=$!
+for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $gport)).close()" 2>/dev/null && break
+    sleep 0.1
+done
+say "MIT's gss-server for host/localhost (its key in an ordinary keytab);"
+say "hsmssp client logs in as svcacct with the stored TGT (the TGS exchange"
+say "and the authenticator run on the token) and sends a sealed message:"
+run "$cli" client --config "$demo/hsmssp.conf" --port "$gport" \
+    --credential svcacct --seq localhost host@localhost \
+    "hello from an HSM-backed account"
+sleep 0.3
+say "gss-server's side:"
+grep -E "Accepted|Received|GSS_C_MUTUAL|GSS_C_SEQUENCE" "$demo/gss-server.log" |
+    sed 's/^/      /'
+say "and into hsmssp's own server from step 5 (both ends on the token):"
+run "$cli" client --config "$demo/hsmssp.conf" --port "$port" \
+    --credential svcacct localhost e18@localhost "hello, hsmssp to hsmssp"
+sleep 0.3
+tail -n 2 "$demo/server.log" | sed 's/^/      /'
+run "$cli" kdestroy --config "$demo/hsmssp.conf" svcacct
+
+step "9. NSS softoken, a PKCS#11 3.0 token, runs even more on the token"
 if [ -f "$nss" ]; then
     run "$cli" probe --module "$nss" --token "$nss_uri" | sed -n '1,9p;/OPERATION/,/^$/p' | head -30
 fi

@@ -181,6 +181,7 @@ establish(PSecurityFunctionTableA t, CredHandle *cred, int fd,
         SecBufferDesc id = {SECBUFFER_VERSION, 0, ib},
                       od = {SECBUFFER_VERSION, 1, &ob};
         TimeStamp exp;
+        bool said;
 
         if (*have_ctx) {
             ib[id.cBuffers++] = (SecBuffer){(ULONG)in_len, SECBUFFER_TOKEN,
@@ -203,6 +204,7 @@ establish(PSecurityFunctionTableA t, CredHandle *cred, int fd,
             return -1;
         }
         *have_ctx = true;
+        said = ob.cbBuffer > 0 || st == SEC_I_CONTINUE_NEEDED;
         if (ob.cbBuffer > 0) {
             int w;
 
@@ -224,7 +226,8 @@ establish(PSecurityFunctionTableA t, CredHandle *cred, int fd,
                 return -1;
             }
         }
-        say(o, "\n");
+        if (said)
+            say(o, "\n");
     }
     return 0;
 }

@@ -230,6 +230,13 @@ typedef struct kerb_out {
         kerb_tkt *t;
     } cache[KERB_MAX_CACHED_TICKETS];
     size_t n_cache;
+    /* Target names as the application writes them and their canonical
+     * form (the mapping reads krb5.conf: not on every call). */
+    struct {
+        char raw[KERB_KS_MAX_PRINCIPAL + 1];
+        char canon[KERB_KS_MAX_PRINCIPAL + 1];
+    } names[KERB_MAX_CACHED_TICKETS];
+    size_t n_names, next_name;
 } kerb_out;
 
 typedef struct kerb_cred {
@@ -352,6 +359,11 @@ hsmssp_err kerb_out_tgt(kerb_cred *cred, kerb_tkt **tgt_out) BASE_WUR;
 #define KERB_MAX_REFERRALS 5
 hsmssp_err kerb_out_service_ticket(kerb_cred *cred, const char *server,
                                    kerb_tkt **tkt_out) BASE_WUR;
+
+/* kerb_name_canon_env() for a target name, remembered per credential;
+ * out needs KERB_KS_MAX_PRINCIPAL + 1 bytes. */
+hsmssp_err kerb_out_target(kerb_cred *cred, const char *target, char *out)
+    BASE_WUR;
 
 /* An outbound credential from the TGT delegated to an acceptor context
  * (the context keeps its copy; the credential gets its own reference to

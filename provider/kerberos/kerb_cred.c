@@ -163,9 +163,37 @@ looks_like_realm(const char *s)
     return alpha;
 }
 
+/* The realm [domain_realm] maps the host of "service@host" or
+ * "svc/host" to, into out ("" when no rule names it). */
+static void
+host_realm(const char *name, const char *at, char *out, size_t cap)
+{
+    char host[256];
+    const char *h = at != NULL ? at + 1 : strchr(name, '/') + 1;
+    const char *end = h + strcspn(h, "/@");
+    krb5_context kc = NULL;
+    char **realms = NULL;
+
+    out[0] = '\0';
+    if ((size_t)(end - h) >= sizeof(host) || end == h)
+        return;
+    memcpy(host, h, (size_t)(end - h));
+    host[end - h] = '\0';
+    if (krb5_init_context(&kc) != 0)
+        return;
+    if (krb5_get_host_realm(kc, host, &realms) == 0 && realms != NULL &&
+        realms[0] != NULL && realms[0][0] != '\0' &&
+        strlen(realms[0]) < cap)
+        memcpy(out, realms[0], strlen(realms[0]) + 1);
+    if (realms != NULL)
+        krb5_free_host_realm(kc, realms);
+    krb5_free_context(kc);
+}
+
 hsmssp_err
 kerb_name_canon_env(prov_env *env, const char *name, char **out)
 {
+    char hrealm[KERB_KS_MAX_PRINCIPAL + 1] = "";
     const char *at, *realm = NULL;
     size_t n;
     hsmssp_err ret;
@@ -180,9 +208,18 @@ kerb_name_canon_env(prov_env *env, const char *name, char **out)
         *out = strdup(name);
         return *out ? HSMSSP_OK : BASE_ERR0(HSMSSP_ERR_NOMEM);
     }
-    ret = kerb_default_realm(env, &realm);
-    if (ret != HSMSSP_OK)
-        return ret;
+    /* The realm of a host-based name comes from [domain_realm] (as MIT's
+     * krb5_sname_to_principal); anything else, or a host no rule maps,
+     * gets the default realm. */
+    if (at != NULL || strchr(name, '/') != NULL)
+        host_realm(name, at, hrealm, sizeof(hrealm));
+    if (hrealm[0] != '\0') {
+        realm = hrealm;
+    } else {
+        ret = kerb_default_realm(env, &realm);
+        if (ret != HSMSSP_OK)
+            return ret;
+    }
     n = strlen(name) + strlen(realm) + 2;
     *out = malloc(n);
     if (*out == NULL)

@@ -427,21 +427,14 @@ static hsmssp_err
 init_first(init_state *st, prov_step *step)
 {
     kerb_ctx *c = st->ctx;
-    char *server = NULL;
     hsmssp_err ret;
 
     if (step->target == NULL || step->target[0] == '\0')
         return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
                         "no target name (pszTargetName)");
-    ret = kerb_name_canon_env(c->env, step->target, &server);
+    ret = kerb_out_target(st->cred, step->target, st->server);
     if (ret != HSMSSP_OK)
         return ret;
-    if (strlen(server) > KERB_KS_MAX_PRINCIPAL) {
-        free(server);
-        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "target name too long");
-    }
-    memcpy(st->server, server, strlen(server) + 1);
-    free(server);
     ret = kerb_out_service_ticket(st->cred, st->server, &c->tkt);
     if (ret != HSMSSP_OK)
         return ret;

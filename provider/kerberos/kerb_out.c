@@ -660,3 +660,43 @@ cleanup:
     kerb_tkt_unref(t);
     return ret;
 }
+
+/* ---- target names ----------------------------------------------------- */
+
+hsmssp_err
+kerb_out_target(kerb_cred *c, const char *target, char *out)
+{
+    kerb_out *o = c->out;
+    char *canon = NULL;
+    size_t i;
+    hsmssp_err ret;
+
+    if (strlen(target) > KERB_KS_MAX_PRINCIPAL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "target name too long");
+    pthread_mutex_lock(&o->lock);
+    for (i = 0; i < o->n_names; i++) {
+        if (strcmp(o->names[i].raw, target) == 0) {
+            memcpy(out, o->names[i].canon, strlen(o->names[i].canon) + 1);
+            pthread_mutex_unlock(&o->lock);
+            return HSMSSP_OK;
+        }
+    }
+    pthread_mutex_unlock(&o->lock);
+    ret = kerb_name_canon_env(c->env, target, &canon);
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (strlen(canon) > KERB_KS_MAX_PRINCIPAL) {
+        free(canon);
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "target name too long");
+    }
+    memcpy(out, canon, strlen(canon) + 1);
+    /* A ring: the oldest name makes room. */
+    pthread_mutex_lock(&o->lock);
+    i = o->n_names < KERB_MAX_CACHED_TICKETS ? o->n_names++ : o->next_name;
+    o->next_name = (i + 1) % KERB_MAX_CACHED_TICKETS;
+    memcpy(o->names[i].raw, target, strlen(target) + 1);
+    memcpy(o->names[i].canon, canon, strlen(canon) + 1);
+    pthread_mutex_unlock(&o->lock);
+    free(canon);
+    return HSMSSP_OK;
+}

@@ -344,6 +344,12 @@ kerb_tgs_exchange(prov_env *env, const kerb_tkt *tgt, const char *server,
         return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "server name too long");
     ret = kerb_principal_parse(server, KERB_NT_SRV_INST, st.sstore,
                                &st.sname, &ignored);
+    /* A two-part service name other than a TGS is host-based (MIT's
+     * gss_import_name of service@host does the same): KDCs use the type
+     * to decide on host-based referrals. */
+    if (ret == HSMSSP_OK && st.sname.n == 2 &&
+        !base_der_eq(st.sname.comp[0], base_der_view("krbtgt", 6)))
+        st.sname.type = KERB_NT_SRV_HST;
     if (ret == HSMSSP_OK)
         ret = kerb_principal_parse(tgt->client, KERB_NT_PRINCIPAL,
                                    st.cstore, &st.cname, &st.crealm);
