@@ -20,7 +20,7 @@
  * points at an ordinary buffer or at a base_secret when the encoding
  * carries a key.
  *
- * Bounds (documented in docs/limits.md): at most KERB_MAX_COMPONENTS name
+ * Bounds (documented in docs/sspi.md, Limits): at most KERB_MAX_COMPONENTS name
  * components, KERB_MAX_CRED_TICKETS tickets in a KRB-CRED.
  */
 #ifndef HSMSSP_KERB_ASN1_H
@@ -431,7 +431,9 @@ typedef struct kerb_enc_kdc_rep_part {
     bool has_caddr;
     base_der caddr;
     bool has_enc_padata; /* [12] encrypted-pa-data (RFC 6806) */
-    base_der enc_padata;
+    base_der enc_padata; /* the whole SEQUENCE OF element, for
+                            kerb_dec_padata_seq (unlike caddr and
+                            last_req, which are contents) */
 } kerb_enc_kdc_rep_part;
 
 hsmssp_err kerb_dec_enc_kdc_rep_part(base_der in,

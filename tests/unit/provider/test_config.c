@@ -133,6 +133,9 @@ assert_default_values(const prov_config *c)
     assert_int_equal(c->max_der_depth, 16);
     assert_int_equal(c->kdc_timeout_ms, 1000);
     assert_int_equal(c->kdc_attempts, 3);
+    assert_int_equal(c->ticket_lifetime, 36000);
+    assert_int_equal(c->renew_lifetime, 0);
+    assert_null(c->ticket_dir);
     assert_int_equal(c->log_level, HSMSSP_LOG_WARNING);
 }
 
@@ -193,6 +196,9 @@ test_every_key(void **state)
         "    max_der_depth = 10\n"
         "    kdc_timeout_ms = 250\n"
         "    kdc_attempts = 5\n"
+        "    ticket_lifetime = 7200\n"
+        "    renew_lifetime = 86400\n"
+        "    ticket_dir = /run/hsmssp/tickets\n"
         "[logging]\n"
         "    level = debug\n");
     TU_OK(prov_config_load(path, false, &c));
@@ -222,6 +228,9 @@ test_every_key(void **state)
     assert_int_equal(c->max_der_depth, 10);
     assert_int_equal(c->kdc_timeout_ms, 250);
     assert_int_equal(c->kdc_attempts, 5);
+    assert_int_equal(c->ticket_lifetime, 7200);
+    assert_int_equal(c->renew_lifetime, 86400);
+    assert_string_equal(c->ticket_dir, "/run/hsmssp/tickets");
     assert_int_equal(c->log_level, HSMSSP_LOG_DEBUG);
     prov_config_free(c);
 }
@@ -317,6 +326,10 @@ test_bounds(void **state)
         {"kdc_timeout_ms", 50, 60000, offsetof(prov_config, kdc_timeout_ms),
          'u'},
         {"kdc_attempts", 1, 10, offsetof(prov_config, kdc_attempts), 'u'},
+        {"ticket_lifetime", 300, 31536000,
+         offsetof(prov_config, ticket_lifetime), 'i'},
+        {"renew_lifetime", 0, 31536000, offsetof(prov_config, renew_lifetime),
+         'i'},
     };
     static const char *const not_numbers[] = {
         "-1",           "+5",  "0x100", "64k",
@@ -393,6 +406,7 @@ test_bad_values(void **state)
         {"[logging]\nlevel = verbose\n", "level", "verbose"},
         {"[logging]\nlevel = debug # comment\n", "level", "debug # comment"},
         {"[kerberos]\nrcache = relative/rc\n", "rcache", "relative/rc"},
+        {"[kerberos]\nticket_dir = tickets\n", "ticket_dir", "tickets"},
         /* A control character in a value is not echoed raw. */
         {"[logging]\nlevel = \"de\\nbug\"\n", "level", "de?bug"},
     };
