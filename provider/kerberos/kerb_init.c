@@ -631,6 +631,13 @@ kerb_init(void *credp, void **ctxp, prov_step *step)
                            "security context was made before fork()");
         else
             ret = init_second(&st, step);
+        /* A failed reply ends the context: it is not given a second
+         * chance with another token (the caller deletes it). */
+        if (ret != HSMSSP_OK && ret != HSMSSP_ERR_CONTEXT_STATE &&
+            ret != HSMSSP_ERR_FORKED) {
+            kerb_tkt_unref(st.ctx->tkt);
+            st.ctx->tkt = NULL;
+        }
     }
     if (ret != HSMSSP_OK) {
         base_log(HSMSSP_LOG_INFO, "kerberos",
