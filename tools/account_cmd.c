@@ -92,19 +92,6 @@ read_password(base_secret **out)
     return 0;
 }
 
-/* Whether the token runs etype at a level the policy allows. */
-static bool
-runs(hsm_token *tok, int32_t etype)
-{
-    size_t n = 0;
-    const hsm_strategy_row *rows = hsm_token_strategies(tok, &n);
-
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].etype == etype)
-            return rows[i].allowed && rows[i].level != HSM_LEVEL_NONE;
-    return false;
-}
-
 typedef struct acct_key {
     int32_t etype;
     base_secret *bytes;
@@ -254,7 +241,7 @@ account_import(int argc, char **argv)
         int32_t e = cfg->permitted_enctypes[i];
         acct_key *k = &keys[n];
 
-        if (!runs(tok, e))
+        if (!kerb_etype_runs(tok, e))
             continue;
         k->etype = e;
         if (verify) {

@@ -104,23 +104,6 @@ read_password(const char *path, base_secret **out)
     return 0;
 }
 
-/* SEC_CHANNEL_BINDINGS with app as application data, right after the
- * structure (offsets are relative to it). */
-static SEC_CHANNEL_BINDINGS *
-make_bindings(const char *app, size_t *len_out)
-{
-    size_t n = strlen(app);
-    SEC_CHANNEL_BINDINGS *cb = calloc(1, sizeof(*cb) + n);
-
-    if (cb == NULL)
-        return NULL;
-    cb->cbApplicationDataLength = (ULONG)n;
-    cb->dwApplicationDataOffset = sizeof(*cb);
-    memcpy((uint8_t *)cb + sizeof(*cb), app, n);
-    *len_out = sizeof(*cb) + n;
-    return cb;
-}
-
 int
 cli_client_main(int argc, char **argv)
 {
@@ -246,7 +229,7 @@ cli_client_main(int argc, char **argv)
             return rc;
     }
     if (cb_app != NULL) {
-        cb = make_bindings(cb_app, &o.cb_len);
+        cb = gss_make_bindings(cb_app, &o.cb_len);
         if (cb == NULL)
             return CLI_EXIT_FAILURE;
         o.cb = cb;

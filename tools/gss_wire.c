@@ -132,6 +132,21 @@ gss_connect(const char *host, uint16_t port)
     return fd;
 }
 
+SEC_CHANNEL_BINDINGS *
+gss_make_bindings(const char *app, size_t *len_out)
+{
+    size_t n = strlen(app);
+    SEC_CHANNEL_BINDINGS *cb = calloc(1, sizeof(*cb) + n);
+
+    if (cb == NULL)
+        return NULL;
+    cb->cbApplicationDataLength = (ULONG)n;
+    cb->dwApplicationDataOffset = sizeof(*cb);
+    memcpy((uint8_t *)cb + sizeof(*cb), app, n);
+    *len_out = sizeof(*cb) + n;
+    return cb;
+}
+
 /* One line for a failed SSPI call. */
 static void
 report(const gss_client_opts *o, const char *what, SECURITY_STATUS st)

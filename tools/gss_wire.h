@@ -44,6 +44,11 @@ int gss_send_token(int fd, uint8_t flags, const void *data, size_t len);
  * stderr when it fails. */
 int gss_connect(const char *host, uint16_t port);
 
+/* SEC_CHANNEL_BINDINGS with app as its application data, placed right
+ * after the structure (offsets are relative to it); malloc'ed, NULL when
+ * out of memory.  *len_out gets the whole size. */
+SEC_CHANNEL_BINDINGS *gss_make_bindings(const char *app, size_t *len_out);
+
 /* What a client conversation does (MIT gss-client's options). */
 typedef struct gss_client_opts {
     bool mutual;   /* ISC_REQ_MUTUAL_AUTH (gss-client default) */

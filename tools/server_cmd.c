@@ -413,17 +413,9 @@ cli_server_main(int argc, char **argv)
         return cli_usage_error("server", "bad address '%s'", bind_addr);
 
     if (cb_app != NULL) {
-        /* SEC_CHANNEL_BINDINGS: offsets relative to the structure, the
-         * application data right after it. */
-        size_t n = strlen(cb_app);
-
-        srv.cb_len = sizeof(*srv.cb) + n;
-        srv.cb = calloc(1, srv.cb_len);
+        srv.cb = gss_make_bindings(cb_app, &srv.cb_len);
         if (srv.cb == NULL)
             return CLI_EXIT_FAILURE;
-        srv.cb->cbApplicationDataLength = (ULONG)n;
-        srv.cb->dwApplicationDataOffset = sizeof(*srv.cb);
-        memcpy((uint8_t *)srv.cb + sizeof(*srv.cb), cb_app, n);
     }
     signal(SIGPIPE, SIG_IGN);
     srv.t = InitSecurityInterfaceA();

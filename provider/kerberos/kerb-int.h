@@ -108,6 +108,32 @@ bool kerb_tkt_is_tgt(const kerb_tkt *t, char *instance_out,
  * "" when there is none.  out needs KERB_KS_MAX_PRINCIPAL + 1 bytes. */
 void kerb_name_realm(const char *principal, char *out);
 
+/* ---- small shared helpers (kerb_tkt.c) ------------------------------- */
+
+/* A base_secret-shaped view of a key inside a parsed plaintext (for the
+ * calls that read data/len only); never freed. */
+base_secret kerb_key_view(const kerb_key *k);
+
+/* Whether [policy] permitted_enctypes lists etype. */
+bool kerb_etype_permitted(const prov_config *cfg, int32_t etype);
+
+/* Whether the token runs etype at a level the policy allows. */
+bool kerb_etype_runs(hsm_token *tok, int32_t etype);
+
+/* The usages a TGT's session key serves (TGS-REQ checksum and
+ * authenticator, TGS-REP), for hsm_key_spec.usages. */
+#define KERB_TGT_N_USAGES 3
+extern const int32_t kerb_tgt_usages[KERB_TGT_N_USAGES];
+
+/* RFC 3961 encryption on the token into a new malloc'ed ciphertext
+ * (*cipher_out, the caller frees it); *ed_out describes it as
+ * EncryptedData of the key's enctype, without kvno. */
+hsmssp_err kerb_seal(hsm_key *key, int32_t usage, base_der plain,
+                     uint8_t **cipher_out, kerb_enc_data *ed_out) BASE_WUR;
+
+/* SSPI's channel bindings as the GSS hash takes them. */
+void kerb_cb_from_prov(const prov_cb *in, kerb_cb *out);
+
 /* ---- the KDC exchanges (kerb_as.c, kerb_tgs.c) ----------------------- */
 
 /* Where the long-term key of an AS exchange comes from. */

@@ -59,35 +59,13 @@ typedef struct accept_state {
     int32_t krb_error;          /* KRB-ERROR code for a failure */
 } accept_state;
 
-/* A base_secret-shaped view of a key inside a parsed plaintext, for the
- * arrival-window calls (which only read data/len).  Never freed. */
-static base_secret
-key_view(const kerb_key *k)
-{
-    base_secret s;
-
-    s.data = (uint8_t *)k->value.p;
-    s.len = k->value.len;
-    s.cap = k->value.len;
-    return s;
-}
-
-static bool
-etype_permitted(const prov_config *cfg, int32_t etype)
-{
-    for (size_t i = 0; i < cfg->n_permitted_enctypes; i++)
-        if (cfg->permitted_enctypes[i] == etype)
-            return true;
-    return false;
-}
-
 static hsmssp_err
 check_etype(const prov_config *cfg, int32_t etype, const char *what)
 {
     if (hsm_etype_keylen(etype) == 0)
         return BASE_ERR(HSMSSP_ERR_UNKNOWN_ENCTYPE, "%s uses enctype %d",
                         what, (int)etype);
-    if (!etype_permitted(cfg, etype))
+    if (!kerb_etype_permitted(cfg, etype))
         return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
                         "%s uses %s, which permitted_enctypes does not list",
                         what, hsm_etype_name(etype));
@@ -173,7 +151,7 @@ decrypt_ticket(accept_state *st)
 static hsmssp_err
 decrypt_authenticator(accept_state *st)
 {
-    base_secret skey = key_view(&st->tkt.key);
+    base_secret skey = kerb_key_view(&st->tkt.key);
     hsmssp_err ret;
 
     /* The authenticator must be in the session key's enctype (MIT's
@@ -337,15 +315,7 @@ check_gss_checksum(accept_state *st, prov_step *step)
             return HSMSSP_OK;
         break;
     }
-    memset(&cb, 0, sizeof(cb));
-    cb.initiator_addrtype = step->cb->initiator_addrtype;
-    cb.initiator_address = base_der_view(step->cb->initiator_address,
-                                         step->cb->initiator_address_len);
-    cb.acceptor_addrtype = step->cb->acceptor_addrtype;
-    cb.acceptor_address = base_der_view(step->cb->acceptor_address,
-                                        step->cb->acceptor_address_len);
-    cb.application_data = base_der_view(step->cb->application_data,
-                                        step->cb->application_data_len);
+    kerb_cb_from_prov(step->cb, &cb);
     ret = kerb_gss_cb_hash(&cb, want);
     if (ret != HSMSSP_OK)
         return ret;
@@ -422,12 +392,6 @@ check_pac(accept_state *st)
 
 /* ---- delegation ------------------------------------------------------ */
 
-/* A delegated TGT's key serves TGS exchanges: the request's checksum and
- * authenticator, and the reply. */
-static const int32_t deleg_usages[] = {HSM_USAGE_TGS_REQ_AUTH_CKSUM,
-                                       HSM_USAGE_TGS_REQ_AUTH,
-                                       HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
-
 static hsmssp_err
 take_delegation(accept_state *st, prov_step *step)
 {
@@ -435,7 +399,7 @@ take_delegation(accept_state *st, prov_step *step)
     kerb_enc_cred_part ecp;
     kerb_tkt *d = NULL;
     kerb_cred_info *ci;
-    base_secret skey = key_view(&st->tkt.key);
+    base_secret skey = kerb_key_view(&st->tkt.key);
     hsm_key_spec spec;
     base_secret kv;
     char name[KERB_KS_MAX_PRINCIPAL + 1];
@@ -470,7 +434,7 @@ take_delegation(accept_state *st, prov_step *step)
                                   msg.enc.cipher.p, msg.enc.cipher.len,
                                   &st->cred_plain);
         if (ret == HSMSSP_ERR_INTEGRITY && st->auth.has_subkey) {
-            base_secret sub = key_view(&st->auth.subkey);
+            base_secret sub = kerb_key_view(&st->auth.subkey);
 
             ret = hsm_arrival_decrypt(msg.enc.etype, &sub,
                                       HSM_USAGE_KRB_CRED_ENCPART,
@@ -539,9 +503,9 @@ take_delegation(accept_state *st, prov_step *step)
     memset(&spec, 0, sizeof(spec));
     spec.etype = ci->key.etype;
     spec.key_class = HSM_KEY_SESSION;
-    spec.usages = deleg_usages;
-    spec.n_usages = BASE_ARRAY_LEN(deleg_usages);
-    kv = key_view(&ci->key);
+    spec.usages = kerb_tgt_usages;
+    spec.n_usages = KERB_TGT_N_USAGES;
+    kv = kerb_key_view(&ci->key);
     ret = hsm_key_import(st->ctx->tok, &spec, &kv, &d->key);
     if (ret != HSMSSP_OK)
         goto cleanup;
@@ -579,23 +543,12 @@ choose_subkey_etype(accept_state *st, int32_t *etype_out)
     if (ret != HSMSSP_OK)
         return ret;
     for (size_t i = 0; i < n; i++) {
-        if (!etype_permitted(st->cfg, list[i]) ||
+        if (!kerb_etype_permitted(st->cfg, list[i]) ||
             hsm_etype_keylen(list[i]) == 0)
             continue;
-        /* The token must be able to use it without H(op). */
-        {
-            size_t nr = 0;
-            const hsm_strategy_row *rows =
-                hsm_token_strategies(st->ctx->tok, &nr);
-            bool ok = false;
-
-            for (size_t r = 0; r < nr; r++)
-                if (rows[r].etype == list[i] && rows[r].allowed &&
-                    rows[r].level != HSM_LEVEL_NONE)
-                    ok = true;
-            if (!ok)
-                continue;
-        }
+        /* The token must be able to use it as the policy allows. */
+        if (!kerb_etype_runs(st->ctx->tok, list[i]))
+            continue;
         *etype_out = list[i];
         return HSMSSP_OK;
     }
@@ -605,7 +558,7 @@ choose_subkey_etype(accept_state *st, int32_t *etype_out)
 static hsmssp_err
 build_ap_rep(accept_state *st, uint32_t seq, prov_step *step)
 {
-    base_secret skey = key_view(&st->tkt.key);
+    base_secret skey = kerb_key_view(&st->tkt.key);
     base_secret *plain = NULL;
     uint8_t *cipher = NULL, *out = NULL;
     size_t clen = 0, ccap = 0, ocap;
@@ -685,11 +638,11 @@ import_message_key(accept_state *st)
         c->acceptor_subkey = true;
     } else if (st->auth.has_subkey) {
         spec.etype = st->auth.subkey.etype;
-        view = key_view(&st->auth.subkey);
+        view = kerb_key_view(&st->auth.subkey);
         k = &view;
     } else {
         spec.etype = st->tkt.key.etype;
-        view = key_view(&st->tkt.key);
+        view = kerb_key_view(&st->tkt.key);
         k = &view;
     }
     ret = hsm_key_import(c->tok, &spec, k, &c->key);

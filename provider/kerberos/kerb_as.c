@@ -31,11 +31,6 @@
 /* Requests and replies are built in ordinary heap buffers of this size
  * (an AS-REQ is a few hundred bytes; the bound is generous). */
 #define REQ_CAP 4096
-/* Usages a TGT's session key serves: the TGS-REQ checksum and
- * authenticator, and the TGS-REP's enc-part. */
-static const int32_t tgt_usages[] = {HSM_USAGE_TGS_REQ_AUTH_CKSUM,
-                                     HSM_USAGE_TGS_REQ_AUTH,
-                                     HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
 
 typedef struct as_state {
     prov_env *env;
@@ -74,39 +69,6 @@ typedef struct as_state {
     base_secret *plain; /* EncASRepPart: holds the TGT session key */
 } as_state;
 
-static base_secret
-key_view(const kerb_key *k)
-{
-    base_secret s;
-
-    s.data = (uint8_t *)k->value.p;
-    s.len = k->value.len;
-    s.cap = k->value.len;
-    return s;
-}
-
-static bool
-etype_permitted(const prov_config *cfg, int32_t etype)
-{
-    for (size_t i = 0; i < cfg->n_permitted_enctypes; i++)
-        if (cfg->permitted_enctypes[i] == etype)
-            return true;
-    return false;
-}
-
-/* Whether the token runs etype at a level policy allows. */
-static bool
-etype_runs(hsm_token *tok, int32_t etype)
-{
-    size_t n = 0;
-    const hsm_strategy_row *rows = hsm_token_strategies(tok, &n);
-
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].etype == etype)
-            return rows[i].allowed && rows[i].level != HSM_LEVEL_NONE;
-    return false;
-}
-
 static kerb_lt_key *
 key_for(as_state *st, int32_t etype)
 {
@@ -125,13 +87,13 @@ choose_etypes(as_state *st)
     if (st->keys->password == NULL) {
         for (size_t i = 0; i < st->keys->n_keys; i++)
             if (st->n_etypes < KERB_MAX_ETYPES &&
-                etype_permitted(st->cfg, st->keys->keys[i].etype))
+                kerb_etype_permitted(st->cfg, st->keys->keys[i].etype))
                 st->etypes[st->n_etypes++] = st->keys->keys[i].etype;
     } else {
         for (size_t i = 0; i < st->cfg->n_permitted_enctypes; i++) {
             int32_t e = st->cfg->permitted_enctypes[i];
 
-            if (st->n_etypes < KERB_MAX_ETYPES && etype_runs(st->tok, e))
+            if (st->n_etypes < KERB_MAX_ETYPES && kerb_etype_runs(st->tok, e))
                 st->etypes[st->n_etypes++] = e;
         }
     }
@@ -470,7 +432,7 @@ open_reply(as_state *st, kerb_tkt **tkt_out)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                         "%s sent a session key of enctype %d and %zu bytes",
                         peer, (int)ep.key.etype, ep.key.value.len);
-    if (!etype_permitted(st->cfg, ep.key.etype))
+    if (!kerb_etype_permitted(st->cfg, ep.key.etype))
         return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
                         "the TGT session key is %s, which "
                         "permitted_enctypes does not list",
@@ -480,15 +442,15 @@ open_reply(as_state *st, kerb_tkt **tkt_out)
     memset(&spec, 0, sizeof(spec));
     spec.etype = ep.key.etype;
     spec.key_class = HSM_KEY_SESSION;
-    spec.usages = tgt_usages;
-    spec.n_usages = BASE_ARRAY_LEN(tgt_usages);
+    spec.usages = kerb_tgt_usages;
+    spec.n_usages = KERB_TGT_N_USAGES;
     if (st->imp != NULL && st->imp->persistent) {
         spec.persistent = true;
         spec.id = st->imp->id;
         spec.id_len = st->imp->id_len;
         spec.label = st->imp->label;
     }
-    kv = key_view(&ep.key);
+    kv = kerb_key_view(&ep.key);
     ret = hsm_key_import(st->tok, &spec, &kv, &skey);
     if (ret != HSMSSP_OK)
         return ret;

@@ -19,9 +19,6 @@
 
 #include "provider/kerberos/kerb-int.h"
 
-static const int32_t tgt_usages[] = {HSM_USAGE_TGS_REQ_AUTH_CKSUM,
-                                     HSM_USAGE_TGS_REQ_AUTH,
-                                     HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
 
 /* One line for a libkrb5 failure, with its message. */
 static hsmssp_err
@@ -157,8 +154,8 @@ kerb_ccache_load(prov_env *env, hsm_token *tok, const char *name,
     memset(&spec, 0, sizeof(spec));
     spec.etype = t->etype;
     spec.key_class = HSM_KEY_SESSION;
-    spec.usages = tgt_usages;
-    spec.n_usages = BASE_ARRAY_LEN(tgt_usages);
+    spec.usages = kerb_tgt_usages;
+    spec.n_usages = KERB_TGT_N_USAGES;
     kv.data = creds.keyblock.contents;
     kv.len = creds.keyblock.length;
     kv.cap = creds.keyblock.length;

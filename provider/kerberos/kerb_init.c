@@ -46,15 +46,6 @@ typedef struct init_state {
     base_secret *rep_plain;
 } init_state;
 
-static bool
-etype_permitted(const prov_config *cfg, int32_t etype)
-{
-    for (size_t i = 0; i < cfg->n_permitted_enctypes; i++)
-        if (cfg->permitted_enctypes[i] == etype)
-            return true;
-    return false;
-}
-
 /* ---- delegation --------------------------------------------------------- */
 
 /* Whether a forwarded TGT may go to this service, with the reason when
@@ -91,7 +82,7 @@ make_krb_cred(init_state *st, const kerb_tkt *svc, const kerb_tkt *tgt)
     base_der_w w;
     base_der enc, outv;
     uint8_t *cipher = NULL, *out = NULL;
-    size_t ccap = 0, clen = 0, ocap;
+    size_t ocap;
     uint32_t opts = KERB_KDC_OPT_FORWARDED | KERB_KDC_OPT_FORWARDABLE;
     int64_t now = prov_now_us();
     hsmssp_err ret;
@@ -129,22 +120,11 @@ make_krb_cred(init_state *st, const kerb_tkt *svc, const kerb_tkt *tgt)
                            (int32_t)(now % 1000000));
     ret = base_der_w_finish(&w, &enc);
     if (ret == HSMSSP_OK)
-        ret = hsm_krb_enc_len(svc->etype, enc.len, &ccap);
+        ret = kerb_seal(svc->key, HSM_USAGE_KRB_CRED_ENCPART, enc, &cipher,
+                        &ed);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    cipher = malloc(ccap);
-    if (cipher == NULL) {
-        ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
-        goto cleanup;
-    }
-    ret = hsm_krb_encrypt(svc->key, HSM_USAGE_KRB_CRED_ENCPART, enc.p,
-                          enc.len, cipher, ccap, &clen);
-    if (ret != HSMSSP_OK)
-        goto cleanup;
-    memset(&ed, 0, sizeof(ed));
-    ed.etype = svc->etype;
-    ed.cipher = base_der_view(cipher, clen);
-    ocap = clen + fwd->ticket_len + 64;
+    ocap = ed.cipher.len + fwd->ticket_len + 64;
     out = malloc(ocap);
     if (out == NULL) {
         ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
@@ -262,7 +242,7 @@ build_ap_req(init_state *st, prov_step *step)
     static const uint8_t zero[16];
     uint8_t bnd[16], adbuf[256], *ck = NULL, *cipher = NULL, *out = NULL;
     char cstore[KERB_KS_MAX_PRINCIPAL + 1];
-    size_t cklen = 0, ckcap, ccap = 0, clen = 0, ocap;
+    size_t cklen = 0, ckcap, ocap;
     kerb_authenticator a;
     kerb_enc_data ed;
     kerb_cb cb;
@@ -274,15 +254,7 @@ build_ap_req(init_state *st, prov_step *step)
     /* The 0x8003 checksum: channel bindings, flags, KRB-CRED. */
     memcpy(bnd, zero, sizeof(bnd));
     if (step->cb != NULL) {
-        memset(&cb, 0, sizeof(cb));
-        cb.initiator_addrtype = step->cb->initiator_addrtype;
-        cb.initiator_address = base_der_view(step->cb->initiator_address,
-                                             step->cb->initiator_address_len);
-        cb.acceptor_addrtype = step->cb->acceptor_addrtype;
-        cb.acceptor_address = base_der_view(step->cb->acceptor_address,
-                                            step->cb->acceptor_address_len);
-        cb.application_data = base_der_view(step->cb->application_data,
-                                            step->cb->application_data_len);
+        kerb_cb_from_prov(step->cb, &cb);
         ret = kerb_gss_cb_hash(&cb, bnd);
         if (ret != HSMSSP_OK)
             return ret;
@@ -339,22 +311,10 @@ build_ap_req(init_state *st, prov_step *step)
     kerb_enc_authenticator(&w, &a);
     ret = base_der_w_finish(&w, &av);
     if (ret == HSMSSP_OK)
-        ret = hsm_krb_enc_len(t->etype, av.len, &ccap);
+        ret = kerb_seal(t->key, HSM_USAGE_AP_REQ_AUTH, av, &cipher, &ed);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    cipher = malloc(ccap);
-    if (cipher == NULL) {
-        ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
-        goto cleanup;
-    }
-    ret = hsm_krb_encrypt(t->key, HSM_USAGE_AP_REQ_AUTH, av.p, av.len, cipher,
-                          ccap, &clen);
-    if (ret != HSMSSP_OK)
-        goto cleanup;
-    memset(&ed, 0, sizeof(ed));
-    ed.etype = t->etype;
-    ed.cipher = base_der_view(cipher, clen);
-    ocap = clen + t->ticket_len + 128;
+    ocap = ed.cipher.len + t->ticket_len + 128;
     out = malloc(ocap);
     if (out == NULL) {
         ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
@@ -438,7 +398,7 @@ init_first(init_state *st, prov_step *step)
     ret = kerb_out_service_ticket(st->cred, st->server, &c->tkt);
     if (ret != HSMSSP_OK)
         return ret;
-    if (!etype_permitted(st->cfg, c->tkt->etype))
+    if (!kerb_etype_permitted(st->cfg, c->tkt->etype))
         return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
                         "the ticket for %s has a %s session key, which "
                         "permitted_enctypes does not list",
@@ -557,7 +517,7 @@ init_second(init_state *st, prov_step *step)
             return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                             "acceptor subkey of enctype %d and %zu bytes",
                             (int)ep.subkey.etype, ep.subkey.value.len);
-        if (!etype_permitted(st->cfg, ep.subkey.etype))
+        if (!kerb_etype_permitted(st->cfg, ep.subkey.etype))
             return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
                             "the acceptor chose %s, which "
                             "permitted_enctypes does not list",

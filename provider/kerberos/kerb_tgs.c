@@ -25,9 +25,6 @@
 
 #define REQ_CAP 65536
 
-static const int32_t tgt_usages[] = {HSM_USAGE_TGS_REQ_AUTH_CKSUM,
-                                     HSM_USAGE_TGS_REQ_AUTH,
-                                     HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
 
 typedef struct tgs_state {
     const prov_config *cfg;
@@ -45,26 +42,6 @@ typedef struct tgs_state {
     base_secret *plain; /* EncTGSRepPart: holds the new session key */
 } tgs_state;
 
-static base_secret
-key_view(const kerb_key *k)
-{
-    base_secret s;
-
-    s.data = (uint8_t *)k->value.p;
-    s.len = k->value.len;
-    s.cap = k->value.len;
-    return s;
-}
-
-static bool
-etype_permitted(const prov_config *cfg, int32_t etype)
-{
-    for (size_t i = 0; i < cfg->n_permitted_enctypes; i++)
-        if (cfg->permitted_enctypes[i] == etype)
-            return true;
-    return false;
-}
-
 /* The PA-TGS-REQ: AP-REQ { TGT, authenticator with a checksum of the
  * body }, built into out. */
 static hsmssp_err
@@ -72,7 +49,7 @@ make_pa_tgs_req(tgs_state *st, base_der body, uint8_t *out, size_t cap,
                 base_der *pa_out)
 {
     uint8_t cksum[64], abuf[1024], *cipher = NULL;
-    size_t cklen = 0, ccap = 0, clen = 0;
+    size_t cklen = 0;
     kerb_authenticator a;
     kerb_enc_data ed;
     base_der_w w;
@@ -98,19 +75,10 @@ make_pa_tgs_req(tgs_state *st, base_der body, uint8_t *out, size_t cap,
     kerb_enc_authenticator(&w, &a);
     ret = base_der_w_finish(&w, &av);
     if (ret == HSMSSP_OK)
-        ret = hsm_krb_enc_len(st->tgt->etype, av.len, &ccap);
-    if (ret != HSMSSP_OK)
-        return ret;
-    cipher = malloc(ccap);
-    if (cipher == NULL)
-        return BASE_ERR0(HSMSSP_ERR_NOMEM);
-    ret = hsm_krb_encrypt(st->tgt->key, HSM_USAGE_TGS_REQ_AUTH, av.p, av.len,
-                          cipher, ccap, &clen);
+        ret = kerb_seal(st->tgt->key, HSM_USAGE_TGS_REQ_AUTH, av, &cipher,
+                        &ed);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    memset(&ed, 0, sizeof(ed));
-    ed.etype = st->tgt->etype;
-    ed.cipher = base_der_view(cipher, clen);
     base_der_w_init(&w, out, cap);
     kerb_enc_ap_req(&w, 0, base_der_view(st->tgt->ticket,
                                          st->tgt->ticket_len),
@@ -270,7 +238,7 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                         "%s sent a session key of enctype %d and %zu bytes",
                         peer, (int)ep.key.etype, ep.key.value.len);
-    if (!etype_permitted(st->cfg, ep.key.etype))
+    if (!kerb_etype_permitted(st->cfg, ep.key.etype))
         return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
                         "%s chose %s for the session key, which "
                         "permitted_enctypes does not list",
@@ -286,8 +254,8 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
         spec.key_class = HSM_KEY_SESSION;
         if (ep.sname.n == 2 &&
             base_der_eq(ep.sname.comp[0], base_der_view("krbtgt", 6))) {
-            spec.usages = tgt_usages;
-            spec.n_usages = BASE_ARRAY_LEN(tgt_usages);
+            spec.usages = kerb_tgt_usages;
+            spec.n_usages = KERB_TGT_N_USAGES;
         }
         if (imp != NULL && imp->persistent) {
             spec.persistent = true;
@@ -295,7 +263,7 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
             spec.id_len = imp->id_len;
             spec.label = imp->label;
         }
-        kv = key_view(&ep.key);
+        kv = kerb_key_view(&ep.key);
         ret = hsm_key_import(hsm_key_token(st->tgt->key), &spec, &kv,
                              &skey);
     }

@@ -145,6 +145,86 @@ kerb_tkt_is_tgt(const kerb_tkt *t, char *instance_out, char *realm_out)
     return true;
 }
 
+/* ---- small shared helpers ------------------------------------------- */
+
+const int32_t kerb_tgt_usages[KERB_TGT_N_USAGES] = {
+    HSM_USAGE_TGS_REQ_AUTH_CKSUM, HSM_USAGE_TGS_REQ_AUTH,
+    HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
+
+base_secret
+kerb_key_view(const kerb_key *k)
+{
+    base_secret s;
+
+    s.data = (uint8_t *)k->value.p;
+    s.len = k->value.len;
+    s.cap = k->value.len;
+    return s;
+}
+
+bool
+kerb_etype_permitted(const prov_config *cfg, int32_t etype)
+{
+    for (size_t i = 0; i < cfg->n_permitted_enctypes; i++)
+        if (cfg->permitted_enctypes[i] == etype)
+            return true;
+    return false;
+}
+
+bool
+kerb_etype_runs(hsm_token *tok, int32_t etype)
+{
+    size_t n = 0;
+    const hsm_strategy_row *rows = hsm_token_strategies(tok, &n);
+
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].etype == etype)
+            return rows[i].allowed && rows[i].level != HSM_LEVEL_NONE;
+    return false;
+}
+
+hsmssp_err
+kerb_seal(hsm_key *key, int32_t usage, base_der plain, uint8_t **cipher_out,
+          kerb_enc_data *ed_out)
+{
+    int32_t etype = hsm_key_etype(key);
+    size_t cap = 0, len = 0;
+    uint8_t *c;
+    hsmssp_err ret;
+
+    *cipher_out = NULL;
+    memset(ed_out, 0, sizeof(*ed_out));
+    ret = hsm_krb_enc_len(etype, plain.len, &cap);
+    if (ret != HSMSSP_OK)
+        return ret;
+    c = malloc(cap);
+    if (c == NULL)
+        return BASE_ERR0(HSMSSP_ERR_NOMEM);
+    ret = hsm_krb_encrypt(key, usage, plain.p, plain.len, c, cap, &len);
+    if (ret != HSMSSP_OK) {
+        free(c);
+        return ret;
+    }
+    ed_out->etype = etype;
+    ed_out->cipher = base_der_view(c, len);
+    *cipher_out = c;
+    return HSMSSP_OK;
+}
+
+void
+kerb_cb_from_prov(const prov_cb *in, kerb_cb *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->initiator_addrtype = in->initiator_addrtype;
+    out->initiator_address =
+        base_der_view(in->initiator_address, in->initiator_address_len);
+    out->acceptor_addrtype = in->acceptor_addrtype;
+    out->acceptor_address =
+        base_der_view(in->acceptor_address, in->acceptor_address_len);
+    out->application_data =
+        base_der_view(in->application_data, in->application_data_len);
+}
+
 /* ---- KRB-ERROR ------------------------------------------------------- */
 
 /* What each code means to a caller, and the hsmssp error it becomes. */
