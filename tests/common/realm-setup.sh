@@ -15,6 +15,11 @@
 #   dave                   user with the fixed password in dave.pw that
 #                          requires pre-authentication
 #   deleg/localhost        service marked ok-as-delegate; deleg.keytab
+#   OTHER.TEST             a second realm in the same KDC, with the
+#                          cross-realm key krbtgt/OTHER.TEST@HSMSSP.TEST
+#                          and the service xr/www.other.test@OTHER.TEST
+#                          (xr.keytab); only the KDC maps .other.test to
+#                          OTHER.TEST, so clients get referrals
 #   eNN/localhost          one service per enctype NN in 17 18 19 20 23,
 #                          holding only that enctype's key and with
 #                          session_enctypes set to it; keytab eNN.keytab
@@ -31,6 +36,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # PATH may lack.
 export PATH=$PATH:/usr/sbin:/sbin
 realm=HSMSSP.TEST
+# A second realm served by the same KDC, for cross-realm paths and
+# referrals: krbtgt/OTHER.TEST@HSMSSP.TEST exists in both databases.
+other=OTHER.TEST
 
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
@@ -139,11 +147,21 @@ write_conf() {
     $realm = {
         kdc = 127.0.0.1:$port
     }
+    $other = {
+        kdc = 127.0.0.1:$port
+    }
 
 [domain_realm]
     localhost = $realm
     .localhost = $realm
 CONF
+    # The KDC's own view adds a mapping clients lack: a host-based name
+    # in .other.test that a client asks its own KDC for gets a referral
+    # to $other (RFC 6806).
+    {
+        cat "$dir/krb5.conf"
+        printf '    .other.test = %s\n' "$other"
+    } >"$dir/kdc-krb5.conf"
     # kdc_listen/kdc_tcp_listen with an address keep the KDC on loopback;
     # the plain kdc_ports would bind the wildcard address.
     cat >"$dir/kdc.conf" <<CONF
@@ -162,6 +180,15 @@ CONF
         max_life = 10h
         max_renewable_life = 1d
     }
+    $other = {
+        database_name = $dir/other-principal
+        key_stash_file = $dir/other-stash
+        acl_file = $dir/kadm5.acl
+        master_key_type = aes256-cts-hmac-sha1-96
+        supported_enctypes = $all_keysalts
+        max_life = 10h
+        max_renewable_life = 1d
+    }
 
 [logging]
     kdc = FILE:$dir/kdc.log
@@ -172,7 +199,7 @@ CONF
 # the command fails, so its error lines (" while ...") are the signal.
 kadm() {
     local err
-    if ! err=$(kadmin.local -r "$realm" -q "$1" 2>&1 >/dev/null); then
+    if ! err=$(kadmin.local -r "${kadm_realm:-$realm}" -q "$1" 2>&1 >/dev/null); then
         echo "realm-setup: kadmin.local '$1' failed: $err" >&2
         return 1
     fi
@@ -190,6 +217,7 @@ kadm() {
 write_conf 0
 : >"$dir/kadm5.acl"
 kdb5_util -r "$realm" create -s -P "$(randpw)" >/dev/null
+kdb5_util -r "$other" create -s -P "$(randpw)" >/dev/null
 
 for user in alice bob; do
     pw=$(randpw)
@@ -223,6 +251,15 @@ for n in 17 18 19 20 23; do
     kadm "setstr $princ session_enctypes ${etname[$n]}"
     kadm "ktadd -k $dir/e$n.keytab -norandkey $princ"
 done
+
+# Cross-realm: the same key (same password, same principal name, so the
+# same salt) in both databases; a service in $other with a host-based
+# name its KDC's mapping places there.
+xpw=$(randpw)
+kadm "addprinc -pw $xpw krbtgt/$other@$realm"
+kadm_realm=$other kadm "addprinc -pw $xpw krbtgt/$other@$realm"
+kadm_realm=$other kadm "addprinc -randkey xr/www.other.test@$other"
+kadm_realm=$other kadm "ktadd -k $dir/xr.keytab -norandkey xr/www.other.test@$other"
 
 # host/localhost: kvno 1 exported as is, then ktadd re-randomises all five
 # keys to kvno 2 and appends them; the keytab keeps both.
@@ -278,7 +315,8 @@ started=
 for attempt in 1 2 3 4 5; do
     port=$(freeport)
     write_conf "$port"
-    setsid krb5kdc -n -r "$realm" </dev/null >>"$dir/kdc.log" 2>&1 &
+    KRB5_CONFIG=$dir/kdc-krb5.conf setsid krb5kdc -n -r "$realm" \
+        -r "$other" </dev/null >>"$dir/kdc.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/kdc.pid"
     for _ in $(seq 100); do
@@ -332,6 +370,8 @@ export HSMSSP_PW_BOB=$dir/bob.pw
 export HSMSSP_PW_CAROL=$dir/carol.pw
 export HSMSSP_KT_SVCACCT=$dir/svcacct.keytab
 export HSMSSP_KT_DELEG=$dir/deleg.keytab
+export HSMSSP_OTHER_REALM=$other
+export HSMSSP_KT_XR=$dir/xr.keytab
 export HSMSSP_PW_DAVE=$dir/dave.pw
 
 # hsmssp_realm_kinit CCACHE [USER]: a TGT for USER (alice, default, or bob)
