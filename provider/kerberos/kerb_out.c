@@ -288,7 +288,7 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
                  int64_t *expiry_out)
 {
     kerb_out *o;
-    char *client = NULL, *path = NULL;
+    char *client = NULL, *path = NULL, store_why[256] = "";
     bool have_keys = false;
     hsmssp_err ret;
 
@@ -321,6 +321,15 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
     /* A stored TGT saves an AS exchange; with the key on the token it can
      * always be replaced by a fresh one. */
     ret = kerb_store_load(c->env, c->tok, o->client, &path, &o->tgt);
+    if (ret == HSMSSP_ERR_NO_TICKET) {
+        /* The detail starts with the code's message: keep what follows. */
+        const char *d = hsmssp_last_error_detail();
+        const char *m = hsmssp_err_message(HSMSSP_ERR_NO_TICKET);
+
+        if (strncmp(d, m, strlen(m)) == 0 && d[strlen(m)] == ':')
+            d += strlen(m) + 1 + (d[strlen(m) + 1] == ' ');
+        (void)snprintf(store_why, sizeof(store_why), "%s", d);
+    }
     if (ret == HSMSSP_OK) {
         o->store_path = path;
         path = NULL;
@@ -340,11 +349,16 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
     if (ret == HSMSSP_OK) {
         o->src = KERB_SRC_CCACHE;
     } else if (ret == HSMSSP_ERR_NO_TICKET) {
+        /* The stored TGT's own story (expired and removed, on another
+         * token) is the useful part when there was one. */
         ret = BASE_ERR(HSMSSP_ERR_NO_TICKET,
-                       "no key on the token, stored TGT or credential cache "
-                       "for %s (import its key with 'hsmssp keytab import' "
-                       "or 'hsmssp account import', or run kinit)",
-                       o->client);
+                       "no key on the token, usable stored TGT or credential "
+                       "cache for %s (import its key with 'hsmssp keytab "
+                       "import' or 'hsmssp account import', or run "
+                       "kinit)%s%s",
+                       o->client, strstr(store_why, "no ticket for") ? ""
+                                  : "; ",
+                       strstr(store_why, "no ticket for") ? "" : store_why);
     }
 done:
     if (ret == HSMSSP_OK) {
