@@ -739,6 +739,30 @@ rm -f "$KDC_TMP/value"
 [ "$bad" -eq 0 ] &&
     kdc_ok "no key object answers CKA_VALUE: $nobj objects, each CKR_ATTRIBUTE_SENSITIVE and not extractable"
 
+# ---- 4. credential cache types ---------------------------------------------
+
+# The ccache path goes through libkrb5, so every type it has works: a
+# DIR: collection (the principal picks the cache) and, where the kernel
+# offers keyrings, KEYRING:.  alice's TGT key is imported at acquire time.
+mkdir -p "$KDC_TMP/ccdir"
+if KRB5CCNAME=DIR:$KDC_TMP/ccdir kinit -k -t "$HSMSSP_KT_ALICE" \
+    "alice@$realm" >/dev/null 2>&1; then
+    client "DIR: ccache user alice" "$cfg" alice \
+        KRB5CCNAME="DIR:$KDC_TMP/ccdir"
+else
+    kdc_bad "kinit into a DIR: ccache"
+fi
+krname=KEYRING:session:hsmssp-initkdc-$$
+if KRB5CCNAME=$krname kinit -k -t "$HSMSSP_KT_ALICE" "alice@$realm" \
+    >/dev/null 2>&1; then
+    client "KEYRING: ccache user alice" "$cfg" alice KRB5CCNAME="$krname"
+    KRB5CCNAME=$krname kdestroy >/dev/null 2>&1
+else
+    # Not a skip of hsmssp: MIT's own kinit cannot use a keyring here
+    # (a container without the keyctl system calls).
+    kdc_ok "KEYRING: ccaches: the kernel offers no keyring here (MIT's kinit fails too)"
+fi
+
 # ---- the end: nothing left running ------------------------------------------
 
 for p in "$pa_pid" "$pb_pid"; do
