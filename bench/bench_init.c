@@ -219,7 +219,7 @@ static krb5_context kctx;
 static krb5_keytab client_kt;
 static char realm[128];
 static char client_name[N_SVC][NAME_MAX_]; /* benchNN@REALM */
-static char spn[N_SVC][NAME_MAX_];         /* eNN/localhost */
+static char spn[N_SVC][64];                /* eNN/localhost */
 static char server_name[N_SVC][NAME_MAX_]; /* eNN/localhost@REALM */
 static krb5_principal client_princ[N_SVC];
 static krb5_principal server_princ[N_SVC];
