@@ -1,7 +1,7 @@
 #!/bin/bash
-# bench/run.sh BUILD_DIR [--seconds S]: `make bench`.
+# bench/run.sh BUILD_DIR [--only krb|accept|init] [--seconds S]: `make bench`.
 #
-# Runs the two benchmarks in a throw-away directory (mktemp -d, removed on
+# Runs the three benchmarks in a throw-away directory (mktemp -d, removed on
 # exit):
 #   1. BUILD_DIR/bench/hsmssp_bench (bench/bench_krb.c): etype 18
 #      encrypt/decrypt and checksum throughput of the token engine on
@@ -13,17 +13,38 @@
 #      starts the test realm (tests/common/realm-setup.sh, a throw-away MIT
 #      KDC on 127.0.0.1), gets alice's TGT, merges the e17, e18 and e20
 #      service keytabs into the one keytab both acceptors use, and stops
-#      the KDC afterwards (also on failure or Ctrl-C).
+#      the KDC afterwards (also on failure or Ctrl-C);
+#   3. BUILD_DIR/bench/hsmssp_bench_init (bench/bench_init.c): the Kerberos
+#      initiator through the SSPI API (InitializeSecurityContext with a
+#      cached and without a cached service ticket, mutual or not; the TGS
+#      and AS exchanges) on both tokens against MIT's GSS-API initiator
+#      and libkrb5, in the same realm.  For it this script adds the client
+#      accounts bench17, bench18 and bench20 (one key each, of that
+#      enctype, pre-authentication required) and their keytab, and passes
+#      the KDC's pid so that the KDC's CPU time per exchange is reported.
 # The SoftHSM2 token is a fresh one with its own softhsm2.conf, so no
-# system token is touched.  --seconds S sets the time per cell of both
-# programs.  The numbers are reported, never asserted.
+# system token is touched.  --only NAME runs one of the three; --seconds S
+# sets the time per cell of every program.  The numbers are reported,
+# never asserted.
 set -eu
 
-build=$(cd "${1:?usage: bench/run.sh BUILD_DIR [--seconds S]}" && pwd)
+usage="usage: bench/run.sh BUILD_DIR [--only krb|accept|init] [--seconds S]"
+build=$(cd "${1:?$usage}" && pwd)
 shift
+only=
+if [ "${1:-}" = --only ]; then
+    only=${2:?$usage}
+    case $only in krb | accept | init) ;; *)
+        echo "$usage" >&2
+        exit 2
+        ;;
+    esac
+    shift 2
+fi
 src=$(cd "$(dirname "$0")/.." && pwd)
 bin=$build/bench/hsmssp_bench
 abin=$build/bench/hsmssp_bench_accept
+ibin=$build/bench/hsmssp_bench_init
 if [ ! -x "$bin" ]; then
     echo "bench: $bin not built (configure with -DHSMSSP_BENCH=ON)" >&2
     exit 1
@@ -64,17 +85,22 @@ softhsm2-util --init-token --free --label hsmssp-bench --so-pin "$so_pin" \
     --pin "$pin" >/dev/null
 printf '%s' "$pin" >"$work/pin"
 
-echo "== etype 18 throughput: token engine vs MIT krb5 and OpenSSL"
-"$bin" --softhsm-token 'pkcs11:token=hsmssp-bench' --pin-file "$work/pin" "$@"
-
-echo
-echo "== Kerberos acceptor: hsmssp SSPI vs MIT GSS-API"
-if [ ! -x "$abin" ]; then
-    echo "bench: $abin not built (needs the sspi layer)" >&2
-    exit 1
+if [ -z "$only" ] || [ "$only" = krb ]; then
+    echo "== etype 18 throughput: token engine vs MIT krb5 and OpenSSL"
+    "$bin" --softhsm-token 'pkcs11:token=hsmssp-bench' \
+        --pin-file "$work/pin" "$@"
 fi
+[ "$only" = krb ] && exit 0
+
+for b in "$abin" "$ibin"; do
+    if [ ! -x "$b" ]; then
+        echo "bench: $b not built (needs the sspi layer)" >&2
+        exit 1
+    fi
+done
 # The realm: exit 77 from realm-setup.sh means the MIT KDC tools are
-# missing, which skips this half rather than failing the etype table above.
+# missing, which skips the two Kerberos benchmarks rather than failing the
+# etype table above.
 set +e
 bash "$src/tests/common/realm-setup.sh" "$work/kdc" >"$work/realm.log" 2>&1
 rc=$?
@@ -83,7 +109,8 @@ if [ "$rc" -ne 0 ]; then
     realm_started=yes # stop whatever part of it started
     cat "$work/realm.log" >&2
     if [ "$rc" -eq 77 ]; then
-        echo "bench: acceptor benchmark skipped (no MIT KDC)" >&2
+        echo "bench: acceptor and initiator benchmarks skipped" \
+            "(no MIT KDC)" >&2
         exit 0
     fi
     exit 1
@@ -97,5 +124,40 @@ export KRB5CCNAME=FILE:$work/alice.cc
 printf 'rkt %s\nrkt %s\nrkt %s\nwkt %s\nquit\n' "$HSMSSP_KT_E18" \
     "$HSMSSP_KT_E17" "$HSMSSP_KT_E20" "$work/bench.keytab" |
     ktutil >/dev/null
-"$abin" --keytab "$work/bench.keytab" --work "$work" \
+if [ -z "$only" ] || [ "$only" = accept ]; then
+    echo
+    echo "== Kerberos acceptor: hsmssp SSPI vs MIT GSS-API"
+    "$abin" --keytab "$work/bench.keytab" --work "$work" \
+        --softhsm-token 'pkcs11:token=hsmssp-bench' --pin-file "$work/pin" \
+        "$@"
+fi
+[ "$only" = accept ] && exit 0
+
+# The initiator's client accounts: benchNN holds only the NN key, so that
+# hsmssp (which offers the enctypes of the keys it holds) and MIT (given
+# that one enctype) get TGTs whose session key is NN too, and every
+# operation of a run with service eNN is in one enctype.  The realm is
+# the run's own, so adding principals here touches nothing else.
+declare -A etname=([17]=aes128-cts-hmac-sha1-96
+    [18]=aes256-cts-hmac-sha1-96 [20]=aes256-cts-hmac-sha384-192)
+for n in 18 17 20; do
+    add="addprinc -randkey -e ${etname[$n]}:normal +requires_preauth bench$n"
+    for q in "$add" "ktadd -k $work/clients.keytab -norandkey bench$n"; do
+        # kadmin.local -q exits 0 when the command fails: its error
+        # lines are the signal (as in realm-setup.sh).
+        out=$(PATH=$PATH:/usr/sbin:/sbin kadmin.local -r "$HSMSSP_REALM" \
+            -q "$q" 2>&1 >/dev/null) || true
+        out=$(printf '%s\n' "$out" | grep -v -e '^Authenticating as' \
+            -e '^No policy specified' -e '^WARNING: no policy specified' ||
+            true)
+        if [ -n "$out" ]; then
+            echo "bench: kadmin.local '$q': $out" >&2
+            exit 1
+        fi
+    done
+done
+echo
+echo "== Kerberos initiator: hsmssp SSPI vs MIT GSS-API and libkrb5"
+"$ibin" --keytab "$work/bench.keytab" --client-keytab "$work/clients.keytab" \
+    --work "$work" --kdc-pid "$(cat "$HSMSSP_REALM_DIR/kdc.pid")" \
     --softhsm-token 'pkcs11:token=hsmssp-bench' --pin-file "$work/pin" "$@"
