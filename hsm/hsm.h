@@ -216,6 +216,12 @@ typedef struct hsm_key_spec {
      * class (long-term: 1, 2, 3, 17; session: 4, 6-12, 14, 17, 22-25). */
     const int32_t *usages;
     size_t n_usages;
+    /* With usages named: create, per usage, only the roles the protocol
+     * code uses with it (checksum usages Kc; the RFC 4121 seal usages Ke,
+     * Ki and Kc; every other usage Ke and Ki), as the default sets do,
+     * instead of every role.  Callers that know their key's job (a TGT's,
+     * a context subkey's) save objects and import time. */
+    bool roles_by_usage;
 } hsm_key_spec;
 
 /* Creates the key on the token from the bytes in key (which must have

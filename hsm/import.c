@@ -599,8 +599,9 @@ hsm_key_import(hsm_token *tok, const hsm_key_spec *spec,
         for (size_t i = 0; i < n; i++) {
             /* Usages the caller names get every role: the caller knows
              * it needs them, and there is no second chance later. */
-            unsigned want = spec->usages != NULL ? 7u
-                                                 : usage_roles(usages[i]);
+            unsigned want = spec->usages != NULL && !spec->roles_by_usage
+                                ? 7u
+                                : usage_roles(usages[i]);
             for (size_t r = 0; r < 3; r++) {
                 hsm_stored_usage *su = &key->stored[key->n_stored];
                 if (!(want & (1u << r)))

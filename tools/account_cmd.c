@@ -111,9 +111,7 @@ verify_key(prov_env *env, hsm_token *tok, const char *client,
     kerb_tkt *t = NULL;
     hsmssp_err ret;
 
-    memset(&spec, 0, sizeof(spec));
-    spec.etype = k->etype;
-    spec.key_class = HSM_KEY_LONG_TERM;
+    kerb_key_spec(&spec, k->etype, KERB_JOB_PASSWORD);
     memset(&lt, 0, sizeof(lt));
     lt.etype = k->etype;
     ret = hsm_key_import(tok, &spec, k->bytes, &lt.key);

@@ -120,10 +120,18 @@ bool kerb_etype_permitted(const prov_config *cfg, int32_t etype);
 /* Whether the token runs etype at a level the policy allows. */
 bool kerb_etype_runs(hsm_token *tok, int32_t etype);
 
-/* The usages a TGT's session key serves (TGS-REQ checksum and
- * authenticator, TGS-REP), for hsm_key_spec.usages. */
-#define KERB_TGT_N_USAGES 3
-extern const int32_t kerb_tgt_usages[KERB_TGT_N_USAGES];
+/* What a key is for decides the per-usage keys made at import (where a
+ * token needs them made then: etypes 19/20 on SoftHSM2).  kerb_key_spec()
+ * fills a session key's spec for its job. */
+typedef enum kerb_key_job {
+    KERB_JOB_TGT,     /* TGS-REQ checksum and authenticator, TGS-REP */
+    KERB_JOB_TICKET,  /* a service ticket's key at the initiator: the
+                         authenticator, the AP-REP, the KRB-CRED */
+    KERB_JOB_CONTEXT, /* a context's message key: RFC 4121 seal/sign */
+    KERB_JOB_PASSWORD /* a password-derived account key: the AS exchange */
+} kerb_key_job;
+
+void kerb_key_spec(hsm_key_spec *spec, int32_t etype, kerb_key_job job);
 
 /* RFC 3961 encryption on the token into a new malloc'ed ciphertext
  * (*cipher_out, the caller frees it); *ed_out describes it as

@@ -500,11 +500,7 @@ take_delegation(accept_state *st, prov_step *step)
     /* The TGT session key goes into the token now, with the usages a TGT
      * serves (an outbound credential may be made from it); the plaintext
      * holding it is wiped when this accept call ends. */
-    memset(&spec, 0, sizeof(spec));
-    spec.etype = ci->key.etype;
-    spec.key_class = HSM_KEY_SESSION;
-    spec.usages = kerb_tgt_usages;
-    spec.n_usages = KERB_TGT_N_USAGES;
+    kerb_key_spec(&spec, ci->key.etype, KERB_JOB_TGT);
     kv = kerb_key_view(&ci->key);
     ret = hsm_key_import(st->ctx->tok, &spec, &kv, &d->key);
     if (ret != HSMSSP_OK)
@@ -628,23 +624,24 @@ import_message_key(accept_state *st)
     kerb_ctx *c = st->ctx;
     hsm_key_spec spec;
     base_secret view, *k;
+    int32_t etype;
     hsmssp_err ret;
 
-    memset(&spec, 0, sizeof(spec));
-    spec.key_class = HSM_KEY_SESSION;
     if (st->acc_subkey != NULL) {
-        spec.etype = st->acc_subkey_etype;
+        etype = st->acc_subkey_etype;
         k = st->acc_subkey;
         c->acceptor_subkey = true;
     } else if (st->auth.has_subkey) {
-        spec.etype = st->auth.subkey.etype;
+        etype = st->auth.subkey.etype;
         view = kerb_key_view(&st->auth.subkey);
         k = &view;
     } else {
-        spec.etype = st->tkt.key.etype;
+        etype = st->tkt.key.etype;
         view = kerb_key_view(&st->tkt.key);
         k = &view;
     }
+    /* Whichever it is, from now on it only seals and signs messages. */
+    kerb_key_spec(&spec, etype, KERB_JOB_CONTEXT);
     ret = hsm_key_import(c->tok, &spec, k, &c->key);
     if (ret == HSMSSP_OK)
         c->etype = spec.etype;

@@ -220,9 +220,7 @@ password_key(as_state *st, int32_t etype, kerb_lt_key **out)
                             salt_len, params, params_len, &bytes);
     if (ret != HSMSSP_OK)
         return ret;
-    memset(&spec, 0, sizeof(spec));
-    spec.etype = etype;
-    spec.key_class = HSM_KEY_LONG_TERM;
+    kerb_key_spec(&spec, etype, KERB_JOB_PASSWORD);
     ret = hsm_key_import(st->tok, &spec, bytes, &key);
     base_secret_free(bytes);
     if (ret != HSMSSP_OK)
@@ -439,11 +437,7 @@ open_reply(as_state *st, kerb_tkt **tkt_out)
                         hsm_etype_name(ep.key.etype));
 
     /* Arrival: the session key goes into the token now. */
-    memset(&spec, 0, sizeof(spec));
-    spec.etype = ep.key.etype;
-    spec.key_class = HSM_KEY_SESSION;
-    spec.usages = kerb_tgt_usages;
-    spec.n_usages = KERB_TGT_N_USAGES;
+    kerb_key_spec(&spec, ep.key.etype, KERB_JOB_TGT);
     if (st->imp != NULL && st->imp->persistent) {
         spec.persistent = true;
         spec.id = st->imp->id;

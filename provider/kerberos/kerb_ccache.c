@@ -151,11 +151,7 @@ kerb_ccache_load(prov_env *env, hsm_token *tok, const char *name,
     /* The one moment the key is here: import, then wipe libkrb5's copy
      * (krb5_free_cred_contents frees it without clearing on every
      * version, so clear it first). */
-    memset(&spec, 0, sizeof(spec));
-    spec.etype = t->etype;
-    spec.key_class = HSM_KEY_SESSION;
-    spec.usages = kerb_tgt_usages;
-    spec.n_usages = KERB_TGT_N_USAGES;
+    kerb_key_spec(&spec, t->etype, KERB_JOB_TGT);
     kv.data = creds.keyblock.contents;
     kv.len = creds.keyblock.length;
     kv.cap = creds.keyblock.length;

@@ -346,9 +346,7 @@ import_subkey(init_state *st)
     hsm_key_spec spec;
     hsmssp_err ret;
 
-    memset(&spec, 0, sizeof(spec));
-    spec.etype = st->ctx->tkt->etype;
-    spec.key_class = HSM_KEY_SESSION;
+    kerb_key_spec(&spec, st->ctx->tkt->etype, KERB_JOB_CONTEXT);
     ret = hsm_key_import(st->ctx->tok, &spec, st->subkey, &st->ctx->key);
     if (ret == HSMSSP_OK)
         st->ctx->etype = spec.etype;
@@ -522,9 +520,7 @@ init_second(init_state *st, prov_step *step)
                             "the acceptor chose %s, which "
                             "permitted_enctypes does not list",
                             hsm_etype_name(ep.subkey.etype));
-        memset(&spec, 0, sizeof(spec));
-        spec.etype = ep.subkey.etype;
-        spec.key_class = HSM_KEY_SESSION;
+        kerb_key_spec(&spec, ep.subkey.etype, KERB_JOB_CONTEXT);
         kv.data = (uint8_t *)ep.subkey.value.p;
         kv.len = kv.cap = ep.subkey.value.len;
         ret = hsm_key_import(c->tok, &spec, &kv, &k);

@@ -249,14 +249,14 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
          * the caller's KRB-CRED. */
         ret = base_secret_from(ep.key.value.p, ep.key.value.len, key_out);
     } else {
-        memset(&spec, 0, sizeof(spec));
-        spec.etype = ep.key.etype;
-        spec.key_class = HSM_KEY_SESSION;
-        if (ep.sname.n == 2 &&
-            base_der_eq(ep.sname.comp[0], base_der_view("krbtgt", 6))) {
-            spec.usages = kerb_tgt_usages;
-            spec.n_usages = KERB_TGT_N_USAGES;
-        }
+        /* A TGT (referral, cross-realm, renewed) serves TGS exchanges;
+         * a service ticket's key the AP exchange and the KRB-CRED. */
+        kerb_key_spec(&spec, ep.key.etype,
+                      ep.sname.n == 2 &&
+                              base_der_eq(ep.sname.comp[0],
+                                          base_der_view("krbtgt", 6))
+                          ? KERB_JOB_TGT
+                          : KERB_JOB_TICKET);
         if (imp != NULL && imp->persistent) {
             spec.persistent = true;
             spec.id = imp->id;

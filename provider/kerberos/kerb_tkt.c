@@ -147,9 +147,45 @@ kerb_tkt_is_tgt(const kerb_tkt *t, char *instance_out, char *realm_out)
 
 /* ---- small shared helpers ------------------------------------------- */
 
-const int32_t kerb_tgt_usages[KERB_TGT_N_USAGES] = {
-    HSM_USAGE_TGS_REQ_AUTH_CKSUM, HSM_USAGE_TGS_REQ_AUTH,
-    HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
+static const int32_t tgt_usages[] = {HSM_USAGE_TGS_REQ_AUTH_CKSUM,
+                                     HSM_USAGE_TGS_REQ_AUTH,
+                                     HSM_USAGE_TGS_REP_ENCPART_SESSKEY};
+static const int32_t ticket_usages[] = {HSM_USAGE_AP_REQ_AUTH,
+                                        HSM_USAGE_AP_REP_ENCPART,
+                                        HSM_USAGE_KRB_CRED_ENCPART};
+static const int32_t context_usages[] = {
+    HSM_USAGE_ACCEPTOR_SEAL, HSM_USAGE_ACCEPTOR_SIGN,
+    HSM_USAGE_INITIATOR_SEAL, HSM_USAGE_INITIATOR_SIGN};
+static const int32_t password_usages[] = {HSM_USAGE_AS_REQ_PA_ENC_TS,
+                                          HSM_USAGE_AS_REP_ENCPART};
+
+void
+kerb_key_spec(hsm_key_spec *spec, int32_t etype, kerb_key_job job)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->etype = etype;
+    spec->key_class = HSM_KEY_SESSION;
+    spec->roles_by_usage = true;
+    switch (job) {
+    case KERB_JOB_TGT:
+        spec->usages = tgt_usages;
+        spec->n_usages = BASE_ARRAY_LEN(tgt_usages);
+        break;
+    case KERB_JOB_TICKET:
+        spec->usages = ticket_usages;
+        spec->n_usages = BASE_ARRAY_LEN(ticket_usages);
+        break;
+    case KERB_JOB_CONTEXT:
+        spec->usages = context_usages;
+        spec->n_usages = BASE_ARRAY_LEN(context_usages);
+        break;
+    case KERB_JOB_PASSWORD:
+        spec->key_class = HSM_KEY_LONG_TERM;
+        spec->usages = password_usages;
+        spec->n_usages = BASE_ARRAY_LEN(password_usages);
+        break;
+    }
+}
 
 base_secret
 kerb_key_view(const kerb_key *k)
