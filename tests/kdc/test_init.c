@@ -59,6 +59,16 @@
 #include "sspi/sspi-int.h"
 #include "testutil.h"
 
+/* Built a second time as fuzz_init_seedgen (tests/fuzz/CMakeLists.txt,
+ * tests/fuzz/initseed.h): the replies of the acceptors go to the seed
+ * writer of fuzz_init_reply as well. */
+#ifdef HSMSSP_INIT_SEEDS
+#include "initseed.h"
+#define SEED_REPLY(ctx, tok, len, origin) initseed_reply(ctx, tok, len, origin)
+#else
+#define SEED_REPLY(ctx, tok, len, origin) ((void)0)
+#endif
+
 #define REALM "HSMSSP.TEST"
 #define SVCACCT "svcacct@" REALM
 #define CKR_ATTRIBUTE_SENSITIVE 0x11ul
@@ -501,6 +511,7 @@ establish(CredHandle *icred, CredHandle *acred, const char *target, ULONG ireq,
                  hsmssp_last_error_detail());
     if (mutual) {
         assert_true(rep_len > 0);
+        SEED_REPLY(ictx, rep, rep_len, "hsmssp");
         x = (io){.in = rep, .in_len = rep_len};
         st = isc(icred, ictx, false, target, ireq, &x);
         if (st != SEC_E_OK)
@@ -715,6 +726,7 @@ establish_mit(CredHandle *icred, gss_cred_id_t acred, const char *target,
     gss_release_name(&min, &src);
     if (mutual) {
         assert_true(out.length > 0);
+        SEED_REPLY(ictx, out.value, out.length, "mit");
         x = (io){.in = out.value, .in_len = out.length};
         st = isc(icred, ictx, false, target, ireq, &x);
         if (st != SEC_E_OK)
@@ -1608,6 +1620,7 @@ test_acceptor_errors(void **state)
              &a, &err, &err_len, NULL);
     assert_int_equal(st, SEC_E_INVALID_TOKEN);
     check_krb_error(err, err_len, KERB_AP_ERR_REPEAT);
+    SEED_REPLY(&i, err, err_len, "hsmssp");
     x = (io){.in = err, .in_len = err_len};
     st = isc(&icred, &i, false, "e18/localhost",
              isc_std | ISC_REQ_EXTENDED_ERROR, &x);
@@ -1628,6 +1641,7 @@ test_acceptor_errors(void **state)
     FreeContextBuffer(x.out);
     assert_int_equal(st, SEC_E_WRONG_PRINCIPAL);
     check_krb_error(err, err_len, KERB_AP_ERR_NOT_US);
+    SEED_REPLY(&i, err, err_len, "hsmssp");
     x = (io){.in = err, .in_len = err_len};
     assert_int_equal(isc(&icred, &i, false, "e18/localhost", isc_std, &x),
                      SEC_E_WRONG_PRINCIPAL);
@@ -1653,6 +1667,7 @@ test_acceptor_errors(void **state)
     FreeContextBuffer(x.out);
     assert_int_equal(st, SEC_E_TIME_SKEW);
     check_krb_error(err, err_len, KERB_AP_ERR_SKEW);
+    SEED_REPLY(&i, err, err_len, "hsmssp");
     x = (io){.in = err, .in_len = err_len};
     assert_int_equal(isc(&icred, &i, false, "e18/localhost", isc_std, &x),
                      SEC_E_TIME_SKEW);
@@ -2669,7 +2684,7 @@ test_fork(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matrix_softhsm),
@@ -2696,6 +2711,23 @@ main(void)
         cmocka_unit_test(test_fork),
     };
 
+    int rc;
+
+#ifdef HSMSSP_INIT_SEEDS
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+        return 2;
+    }
+    initseed_begin(argv[1]);
+#else
+    (void)argc;
+    (void)argv;
+#endif
     realm_setup();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+#ifdef HSMSSP_INIT_SEEDS
+    if (initseed_write() != 0)
+        rc = 1;
+#endif
+    return rc;
 }
