@@ -1273,7 +1273,7 @@ test_flags(void **state)
 static void
 test_target_names(void **state)
 {
-    static const char *names[] = {"e19/localhost", "e19/localhost@" REALM,
+    static const char *names[] = {"e19/localhost", ("e19/localhost@" REALM),
                                   "e19@localhost"};
     CredHandle icred, acred;
     sspi_slot *s;
@@ -1307,7 +1307,7 @@ test_target_names(void **state)
     {
         static const char *unknown[] = {"nosuchsvc/localhost",
                                         "nosuchsvc@localhost",
-                                        "e19/nosuchhost@" REALM};
+                                        ("e19/nosuchhost@" REALM)};
 
         for (size_t k = 0; k < BASE_ARRAY_LEN(unknown); k++) {
             CtxtHandle i;
