@@ -67,7 +67,8 @@ FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_JOBS          ?= 1
 FUZZ_TARGETS := fuzz_krb_decrypt fuzz_token_decrypt fuzz_faultrules \
-                fuzz_pac fuzz_krb_parse fuzz_msg_tokens fuzz_tktfile
+                fuzz_pac fuzz_krb_parse fuzz_msg_tokens fuzz_tktfile \
+                fuzz_init_reply
 
 configure-fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang \

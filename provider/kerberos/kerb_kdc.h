@@ -37,6 +37,21 @@
  * Thread-safe: every call has its own libkrb5 context, resolver state and
  * sockets; there is no global state.  Each KDC that fails gets one debug
  * line through base_log (subsystem "kerberos").
+ *
+ * Substituting the transport (tests and fuzzing only).  There is no hook
+ * in the library: test programs replace kerb_kdc_send at link time with
+ * GNU ld's --wrap=kerb_kdc_send, which sends every call from another
+ * object file to the program's __wrap_kerb_kdc_send (the original stays
+ * reachable as __real_kerb_kdc_send).  tests/fuzz/fuzz_init_reply.c
+ * answers with the fuzzer's replies (and replaces prov_now_us and
+ * hsm_random the same way, so that recorded nonces and times hold);
+ * tests/fuzz/initseed.c records the real KDC's replies for its seeds
+ * (docs/fuzzing.md).  A shipped libhsmssp therefore cannot have its KDC
+ * replaced, and the normal and sanitizer trees replay the fuzz corpus
+ * through the same code.  What this asks of the code: kerb_as.c and
+ * kerb_tgs.c (and whatever else talks to a KDC) reach it only through
+ * this function, called from their own translation units; a call made
+ * inside kerb_kdc.c, or an inlined copy, would not be redirected.
  */
 #ifndef HSMSSP_KERB_KDC_H
 #define HSMSSP_KERB_KDC_H

@@ -20,6 +20,12 @@
 #                            bytes in plaintexts overwritten
 #   corpus/fuzz_msg_tokens/  MIC and Wrap tokens on the fixed keys of
 #                            msgctx.h, by fuzz_msg_seedgen
+#   corpus/fuzz_init_reply/  the KDC's AS-REPs, TGS-REPs and KRB-ERRORs
+#                            and the acceptors' AP-REPs and KRB-ERRORs
+#                            recorded while tests/kdc/test_init runs
+#                            (fuzz_init_seedgen, tests/fuzz/initseed.c),
+#                            plaintext keys replaced by the fixed ones,
+#                            and edge cases derived from them
 #
 # Files named regress-* or known-* are reproducers kept by hand (a fixed
 # bug; a reported, unfixed deviation) and survive regeneration.  BUILD_DIR
@@ -39,7 +45,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$root" -B "$build"
 fi
 build=$(cd "$build" && pwd) # the configuration wants absolute paths
-cmake --build "$build" --target kdc_test_der_oracle fuzz_msg_seedgen
+cmake --build "$build" --target kdc_test_der_oracle fuzz_msg_seedgen \
+    fuzz_init_seedgen
 
 realm_work=$build/test-work-seeds
 bash "$root/tests/common/realm-setup.sh" "$realm_work"
@@ -65,8 +72,12 @@ HSMSSP_VECTORS=$root/tests/vectors \
     regenerate fuzz_krb_parse "$build/tests/kdc_test_der_oracle" \
     --write-seeds
 regenerate fuzz_msg_tokens "$build/tests/fuzz/fuzz_msg_seedgen"
+HSMSSP_REALM_ENV=$realm_work/realm/env.sh \
+HSMSSP_TEST_WORK=$realm_work \
+HSMSSP_VECTORS=$root/tests/vectors \
+    regenerate fuzz_init_reply "$build/tests/fuzz/fuzz_init_seedgen"
 
-for t in fuzz_krb_parse fuzz_msg_tokens; do
+for t in fuzz_krb_parse fuzz_msg_tokens fuzz_init_reply; do
     echo "make-kerb-seeds: $t: $(ls "$corpus/$t" | wc -l) files," \
         "$(du -cb "$corpus/$t"/* | tail -1 | cut -f1) bytes"
 done
