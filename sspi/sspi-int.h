@@ -47,8 +47,9 @@ typedef struct sspi_slot {
  * credential, made on first use. */
 hsmssp_err sspi_runtime_env(prov_env **env_out) BASE_WUR;
 
-/* Sets the configuration file for the runtime made next (fails when one
- * already exists and credentials are open). */
+/* Sets the configuration file for the runtime made next; a runtime that
+ * exists is dropped (credentials and contexts keep their reference to
+ * it, so they go on with the file they were made with). */
 hsmssp_err sspi_runtime_configure(const char *path) BASE_WUR;
 
 /* Handle table (handles.c). */

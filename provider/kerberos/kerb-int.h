@@ -339,6 +339,7 @@ typedef struct kerb_ctx {
     int64_t ctime;
     int32_t cusec;
     uint32_t init_seq;
+    uint32_t init_req; /* PROV_F_* the AP-REQ announced (first call) */
     pid_t pid;
 } kerb_ctx;
 

@@ -395,6 +395,13 @@ kerb_cred_keys_for(kerb_cred *c, const char *server, int32_t etype,
             if (pass == 0 ? !exact : (exact || ck->e.etype != etype))
                 continue;
             ret = load_key_unlocked(c, ck);
+            if (ret == HSMSSP_ERR_KEY_NOT_FOUND && pass == 1) {
+                /* Another principal's key removed from the token since
+                 * the credential was acquired: it is no candidate, and the
+                 * ticket's own keys (pass 0) still are. */
+                ret = HSMSSP_OK;
+                continue;
+            }
             if (ret != HSMSSP_OK)
                 break;
             keys[n++] = ck->key;

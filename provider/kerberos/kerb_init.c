@@ -172,6 +172,14 @@ maybe_delegate(init_state *st, const kerb_tkt *svc)
     if (ret == HSMSSP_OK) {
         st->gss_flags |= KERB_GSS_DELEG;
         st->ctx->flags |= PROV_F_DELEGATE;
+    } else if (ret != HSMSSP_ERR_NOMEM) {
+        /* As MIT's initiator: a forwarded TGT the KDC will not give (an
+         * account not allowed to forward, a KDC hiccup) costs the
+         * delegation, not the login; ISC_RET_DELEGATE says so. */
+        base_log(HSMSSP_LOG_INFO, "kerberos",
+                 "delegation to %s not granted: no forwarded TGT (%s)",
+                 svc->server, hsmssp_last_error_detail());
+        ret = HSMSSP_OK;
     }
     return ret;
 }
@@ -407,6 +415,9 @@ init_first(init_state *st, prov_step *step)
     c->starttime = c->tkt->starttime;
     c->endtime = c->tkt->endtime;
 
+    /* What the AP-REQ announces is what the context will have: a second
+     * call's flags do not change it. */
+    c->init_req = step->req_flags;
     st->gss_flags = gss_flags_for(step->req_flags);
     if (step->req_flags & PROV_F_DELEGATE) {
         ret = maybe_delegate(st, c->tkt);
@@ -532,7 +543,7 @@ init_second(init_state *st, prov_step *step)
         c->acceptor_subkey = true;
     }
     c->flags |= PROV_F_MUTUAL;
-    finish(c, step->req_flags, ep.has_seq ? ep.seq : 0, step);
+    finish(c, c->init_req, ep.has_seq ? ep.seq : 0, step);
     return HSMSSP_OK;
 }
 
@@ -587,13 +598,8 @@ kerb_init(void *credp, void **ctxp, prov_step *step)
                            "security context was made before fork()");
         else
             ret = init_second(&st, step);
-        /* A failed reply ends the context: it is not given a second
-         * chance with another token (the caller deletes it). */
-        if (ret != HSMSSP_OK && ret != HSMSSP_ERR_CONTEXT_STATE &&
-            ret != HSMSSP_ERR_FORKED) {
-            kerb_tkt_unref(st.ctx->tkt);
-            st.ctx->tkt = NULL;
-        }
+        /* A refused reply leaves the context as it was: still waiting,
+         * unusable for messages, and nothing imported from the reply. */
     }
     if (ret != HSMSSP_OK) {
         base_log(HSMSSP_LOG_INFO, "kerberos",

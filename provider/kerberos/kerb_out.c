@@ -29,7 +29,9 @@
 #include "provider/kerberos/kerb-int.h"
 
 /* A TGT is refreshed when it has less than this left (or the clock skew,
- * if larger), and a cached service ticket is not handed out then. */
+ * if larger).  A cached service ticket is handed out while it has more
+ * than the clock skew left (an acceptor whose clock is ahead by up to the
+ * skew still takes it). */
 #define REFRESH_MARGIN 300
 
 static int64_t

@@ -1769,10 +1769,17 @@ test_ap_rep_misuse(void **state)
         assert_int_equal(st, SEC_E_INVALID_PARAMETER);
     }
     assert_not_established(&i2);
-    /* Its own AP-REP completes context 2 after all that. */
+    /* Its own AP-REP completes context 2 after all that, with the flags
+     * its AP-REQ announced: a second call asking for less (here mutual
+     * authentication alone) does not take confidentiality or the replay
+     * and sequence windows away from what the acceptor was told. */
     x = (io){.in = rep2, .in_len = rep2_len};
-    assert_int_equal(isc(&icred, &i2, false, "e18/localhost", isc_std, &x),
+    assert_int_equal(isc(&icred, &i2, false, "e18/localhost",
+                         ISC_REQ_MUTUAL_AUTH, &x),
                      SEC_E_OK);
+    assert_true(x.attrs & ISC_RET_CONFIDENTIALITY);
+    assert_true(x.attrs & ISC_RET_REPLAY_DETECT);
+    assert_true(x.attrs & ISC_RET_SEQUENCE_DETECT);
     /* Established contexts take no more tokens. */
     x = (io){.in = rep2, .in_len = rep2_len};
     assert_int_equal(isc(&icred, &i2, false, "e18/localhost", isc_std, &x),
@@ -2235,13 +2242,8 @@ test_source_store(void **state)
     assert_true(n >= 4);
     softhsm_imported &= ~(unsigned)KT_SVCACCT;
     softhsm_rc4_imported &= ~(unsigned)KT_SVCACCT;
-    /* XXX: an "any principal" acceptor credential acquired while the
-     * svcacct keys were on the token fails every ticket of their
-     * enctypes once they are gone (kerb_cred_keys_for loads the other
-     * principals' keys of the enctype and stops at the first missing
-     * one); this test is about the initiator, so it takes a new one. */
-    FreeCredentialsHandle(&acred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    /* The "any principal" acceptor credential, acquired while svcacct's
+     * keys were on the token, skips them now that they are gone. */
     acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     assert_int_equal(cred_source(&icred, NULL, 0), KERB_SRC_STORE);
     check_client_seen(&icred, &acred, "e19/localhost", SVCACCT);
