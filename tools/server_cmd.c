@@ -21,6 +21,14 @@
  *      (MakeSignature) when flagged SEND_MIC, else with an empty NOOP;
  *   4. a NOOP token ends the connection.
  * Each connection runs in its own thread; contexts are never shared.
+ *
+ * With --forward HOST:PORT SERVICE the server is also a client: it asks
+ * for delegation (ASC_REQ_DELEGATE), and each message it receives is
+ * relayed to SERVICE at HOST:PORT over a context made with the client's
+ * delegated TGT (HsmsspAcquireDelegatedCredentialsA, then the same client
+ * conversation as `hsmssp client`, tools/gss_wire.h).  That is the
+ * double-hop a web front end does towards a database on its user's
+ * behalf; the TGT's session key stays on this process's token.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,6 +73,12 @@ const char cli_server_help[] =
     "  --cb-app-data STR   channel bindings with STR as application data\n"
     "                      (checked against the client's, docs/config.md\n"
     "                      [policy] channel_bindings)\n"
+    "  --forward HOST:PORT SERVICE\n"
+    "                      ask clients to delegate, and relay each message\n"
+    "                      to SERVICE (service@host or an SPN) at\n"
+    "                      HOST:PORT, logged in as the client with its\n"
+    "                      delegated TGT; a client that did not delegate\n"
+    "                      is refused (its connection fails)\n"
     "  --quiet             print nothing but errors\n"
     "\n"
     "exit codes: 0 served, 1 a connection failed (with --once) or the\n"
@@ -77,6 +91,10 @@ typedef struct server {
     SEC_CHANNEL_BINDINGS *cb; /* NULL: none */
     size_t cb_len;
     bool quiet;
+    const char *fwd_host;    /* --forward: NULL when not forwarding, */
+    uint16_t fwd_port;       /* else fwd_host_buf */
+    const char *fwd_service; /* points into argv */
+    char fwd_host_buf[256];
     pthread_mutex_t out_lock; /* one line at a time on stdout */
     pthread_mutex_t n_lock;
     pthread_cond_t n_cond;
@@ -88,6 +106,13 @@ typedef struct conn {
     int fd;
     int result;    /* 0 served */
     bool detached; /* the serving thread frees the struct */
+    char *client;  /* the client's principal (malloc'ed), NULL unknown */
+    ULONG attrs;   /* ASC_RET flags of the established context */
+    /* --forward: the outbound credential from the client's delegated
+     * TGT, acquired at the first message and used for every relay of
+     * this connection, so that its service ticket is fetched once. */
+    CredHandle fwd_cred;
+    bool have_fwd_cred;
 } conn;
 
 static void
@@ -179,6 +204,7 @@ establish(conn *c, CtxtHandle *ctx)
             return -1;
         }
         have_ctx = true;
+        c->attrs = attrs;
     }
     return 0;
 }
@@ -206,6 +232,20 @@ print_client(conn *c, CtxtHandle *ctx)
     } else {
         say(srv, "Accepted connection: \"%s\"\n", names.sUserName);
     }
+    /* What the context grants, as gss-server lists its context flags:
+     * whether the client asked for mutual authentication, and whether
+     * it delegated a TGT that was kept (only asked for with --forward).
+     * Replay and sequence detection are on when either side asks, so
+     * here they also reflect this server's own request. */
+    say(srv, "Context flags:%s%s%s%s%s%s\n",
+        (c->attrs & ASC_RET_DELEGATE) ? " delegate" : "",
+        (c->attrs & ASC_RET_MUTUAL_AUTH) ? " mutual" : "",
+        (c->attrs & ASC_RET_REPLAY_DETECT) ? " replay" : "",
+        (c->attrs & ASC_RET_SEQUENCE_DETECT) ? " sequence" : "",
+        (c->attrs & ASC_RET_CONFIDENTIALITY) ? " confidentiality" : "",
+        (c->attrs & ASC_RET_INTEGRITY) ? " integrity" : "");
+    /* Kept for the --forward lines; a failed copy only loses the name. */
+    c->client = strdup(names.sUserName);
     srv->t->FreeContextBuffer(names.sUserName);
 }
 
@@ -232,6 +272,63 @@ print_message(server *srv, const uint8_t *p, size_t n)
         fflush(stdout);
     }
     pthread_mutex_unlock(&srv->out_lock);
+}
+
+/* --forward: logs into srv->fwd_service as the client, with the TGT it
+ * delegated to ctx, and relays the message with the protection the
+ * client used (sealed, integrity-only or clear; a MIC asked back and
+ * verified when the client asked for one).  0 when the relay went
+ * through.  A context without a delegated TGT fails here with one line:
+ * there is nobody to act as. */
+static int
+forward(conn *c, CtxtHandle *ctx, uint8_t flags, const uint8_t *msg,
+        size_t len)
+{
+    server *srv = c->srv;
+    const char *who = c->client != NULL ? c->client : "the client";
+    gss_client_opts o = {.mutual = true,
+                         .replay = true,
+                         .wrap = (flags & GSS_TOKEN_WRAPPED) != 0,
+                         .encrypt = (flags & GSS_TOKEN_ENCRYPTED) != 0,
+                         .mic = (flags & GSS_TOKEN_SEND_MIC) != 0,
+                         .count = 1,
+                         .out = NULL,
+                         .prefix = "hsmssp server: --forward"};
+    SECURITY_STATUS st;
+    TimeStamp exp;
+    int rc;
+
+    if (!c->have_fwd_cred) {
+        st = HsmsspAcquireDelegatedCredentialsA(ctx, &c->fwd_cred, &exp);
+        if (st != SEC_E_OK) {
+            pthread_mutex_lock(&srv->out_lock);
+            fprintf(stderr,
+                    "hsmssp server: --forward: %s did not delegate a "
+                    "TGT, so the message cannot be forwarded to %s: "
+                    "0x%08x: %s\n",
+                    who, srv->fwd_service, (unsigned)st,
+                    hsmssp_last_error_detail());
+            pthread_mutex_unlock(&srv->out_lock);
+            return -1;
+        }
+        c->have_fwd_cred = true;
+    }
+    /* gss_client_run prints its own line on failure (stderr, prefixed);
+     * it is not under out_lock, which at worst interleaves two error
+     * lines of concurrent connections. */
+    rc = gss_client_run(srv->t, &c->fwd_cred, srv->fwd_host, srv->fwd_port,
+                        srv->fwd_service, msg, len, &o, NULL);
+    if (rc != 0) {
+        pthread_mutex_lock(&srv->out_lock);
+        fprintf(stderr,
+                "hsmssp server: --forward: relaying %s's message to %s at "
+                "%s:%u failed\n",
+                who, srv->fwd_service, srv->fwd_host, (unsigned)srv->fwd_port);
+        pthread_mutex_unlock(&srv->out_lock);
+        return -1;
+    }
+    say(srv, "Forwarded message to %s as %s\n", srv->fwd_service, who);
+    return 0;
 }
 
 /* Step 3: one DATA token.  0 on success. */
@@ -263,6 +360,10 @@ handle_data(conn *c, CtxtHandle *ctx, uint8_t flags, uint8_t *in,
             say(srv, "Warning!  Message not encrypted.\n");
     }
     print_message(srv, msg, mlen);
+    /* The relay comes before the answer: the client learns of a failed
+     * forward by the connection failing, as MIT's tools fail. */
+    if (srv->fwd_host != NULL && forward(c, ctx, flags, msg, mlen) != 0)
+        return -1;
     if (!(flags & GSS_TOKEN_SEND_MIC))
         return gss_send_token(c->fd, GSS_TOKEN_NOOP, NULL, 0);
     st = srv->t->QueryContextAttributesA(ctx, SECPKG_ATTR_SIZES, &sizes);
@@ -286,6 +387,37 @@ handle_data(conn *c, CtxtHandle *ctx, uint8_t flags, uint8_t *in,
     }
     free(sig);
     return ret;
+}
+
+/* Parses --forward's HOST:PORT (the host may be a bracketed IPv6
+ * address) into srv.  0, or -1 when malformed. */
+static int
+parse_forward(server *srv, const char *arg)
+{
+    const char *colon = strrchr(arg, ':'), *h = arg;
+    size_t hlen;
+    char *end;
+    long port;
+
+    if (colon == NULL || colon == arg)
+        return -1;
+    hlen = (size_t)(colon - arg);
+    if (arg[0] == '[') {
+        if (hlen < 3 || arg[hlen - 1] != ']')
+            return -1;
+        h = arg + 1;
+        hlen -= 2;
+    }
+    if (hlen >= sizeof(srv->fwd_host_buf))
+        return -1;
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+        return -1;
+    memcpy(srv->fwd_host_buf, h, hlen);
+    srv->fwd_host_buf[hlen] = '\0';
+    srv->fwd_host = srv->fwd_host_buf;
+    srv->fwd_port = (uint16_t)port;
+    return 0;
 }
 
 static void *
@@ -324,8 +456,11 @@ serve(void *arg)
     c->result = 0;
 out:
     free(in);
+    if (c->have_fwd_cred)
+        srv->t->FreeCredentialsHandle(&c->fwd_cred);
     if (have_ctx)
         srv->t->DeleteSecurityContext(&ctx);
+    free(c->client);
     close(c->fd);
     if (c->detached) {
         free(c);
@@ -348,6 +483,7 @@ cli_server_main(int argc, char **argv)
         {"import-keytab", required_argument, NULL, 'k'},
         {"no-replay", no_argument, NULL, 'R'},
         {"cb-app-data", required_argument, NULL, 'B'},
+        {"forward", required_argument, NULL, 'F'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -392,6 +528,17 @@ cli_server_main(int argc, char **argv)
             break;
         case 'B':
             cb_app = optarg;
+            break;
+        case 'F':
+            /* Two arguments: HOST:PORT here, SERVICE the next word.
+             * Taking it by moving optind is safe with glibc's argument
+             * permutation: the word counts as part of this option. */
+            if (optind >= argc)
+                return cli_usage_error("server",
+                                       "--forward needs HOST:PORT SERVICE");
+            if (parse_forward(&srv, optarg) != 0)
+                return cli_usage_error("server", "bad --forward '%s'", optarg);
+            srv.fwd_service = argv[optind++];
             break;
         case 'q':
             srv.quiet = true;
@@ -446,7 +593,8 @@ cli_server_main(int argc, char **argv)
                     ASC_REQ_CONFIDENTIALITY | ASC_REQ_INTEGRITY |
                     ASC_REQ_EXTENDED_ERROR | ASC_REQ_ALLOCATE_MEMORY |
                     ASC_REQ_CONNECTION |
-                    (replay ? ASC_REQ_REPLAY_DETECT : 0);
+                    (replay ? ASC_REQ_REPLAY_DETECT : 0) |
+                    (srv.fwd_host != NULL ? ASC_REQ_DELEGATE : 0);
     pthread_mutex_init(&srv.out_lock, NULL);
     pthread_mutex_init(&srv.n_lock, NULL);
     pthread_cond_init(&srv.n_cond, NULL);
@@ -462,6 +610,9 @@ cli_server_main(int argc, char **argv)
         goto done;
     }
     say(&srv, "hsmssp server listening on %s:%ld\n", bind_addr, port);
+    if (srv.fwd_host != NULL)
+        say(&srv, "forwarding messages to %s at %s:%u\n", srv.fwd_service,
+            srv.fwd_host, (unsigned)srv.fwd_port);
     for (;;) {
         conn *cn;
         pthread_t th;
