@@ -214,6 +214,9 @@ typedef struct prov_package {
                           unsigned use, const prov_identity *id,
                           void **cred_out, int64_t *expiry_out);
     void (*cred_free)(void *cred);
+    /* The principal a credential stands for (QueryCredentialsAttributes
+     * NAMES); *name_out malloc'ed. */
+    hsmssp_err (*cred_name)(void *cred, char **name_out);
     /* Accept or initiate one step; *ctx is NULL at the first step and
      * receives the new context (also when the step fails after it was
      * created: the caller frees it). */

@@ -275,14 +275,35 @@ QueryCredentialsAttributesA(PCredHandle phCredential, ULONG ulAttribute,
                             void *pBuffer)
 {
     sspi_slot *s = sspi_handle_get(phCredential, SSPI_CRED, false);
+    char *name = NULL;
+    hsmssp_err ret;
 
-    (void)ulAttribute;
-    (void)pBuffer;
     if (s == NULL)
         return bad_handle();
+    if (pBuffer == NULL) {
+        ret = BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "pBuffer is NULL");
+    } else if (ulAttribute != SECPKG_CRED_ATTR_NAMES) {
+        ret = BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
+                       "credential attribute %u is not available (only "
+                       "SECPKG_CRED_ATTR_NAMES)",
+                       (unsigned)ulAttribute);
+    } else if (s->pkg->cred_name == NULL) {
+        ret = BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
+                       "the %s package names no credentials", s->pkg->name);
+    } else {
+        ret = s->pkg->cred_name(s->obj, &name);
+    }
+    if (ret == HSMSSP_OK) {
+        SecPkgCredentials_NamesA *n = pBuffer;
+
+        /* FreeContextBuffer frees with free(): the name is handed over
+         * as it is. */
+        n->sUserName = name;
+        name = NULL;
+    }
+    free(name);
     sspi_handle_put(s);
-    return fail(BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
-                         "credential attributes are not available"));
+    return ret == HSMSSP_OK ? SEC_E_OK : fail(ret);
 }
 
 /* ---- buffers ---------------------------------------------------------- */

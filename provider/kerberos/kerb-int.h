@@ -139,6 +139,11 @@ void kerb_key_spec(hsm_key_spec *spec, int32_t etype, kerb_key_job job);
 hsmssp_err kerb_seal(hsm_key *key, int32_t usage, base_der plain,
                      uint8_t **cipher_out, kerb_enc_data *ed_out) BASE_WUR;
 
+/* The calling thread's last error detail without the leading message of
+ * code ("<message>: "), for wrapping it in a longer one.  Points into
+ * the thread's detail buffer: copy it before the next error. */
+const char *kerb_detail_tail(hsmssp_err code);
+
 /* SSPI's channel bindings as the GSS hash takes them. */
 void kerb_cb_from_prov(const prov_cb *in, kerb_cb *out);
 
@@ -499,6 +504,11 @@ hsmssp_err kerb_acquire(prov_env *env, const char *principal, unsigned use,
                         const prov_identity *id, void **cred_out,
                         int64_t *expiry_out) BASE_WUR;
 void kerb_cred_free(void *cred);
+
+/* The client principal of an outbound credential, else the service
+ * principal of an inbound one; HSMSSP_ERR_UNSUPPORTED for an inbound
+ * credential of any service key on the token (it has no one name). */
+hsmssp_err kerb_cred_name(void *cred, char **name_out) BASE_WUR;
 
 /* Candidate service keys for a ticket: fills keys[] (up to max) with the
  * keys to try in order, loading them from the token as needed.  Errors

@@ -351,6 +351,21 @@ cleanup:
     return ret;
 }
 
+hsmssp_err
+kerb_cred_name(void *p, char **name_out)
+{
+    kerb_cred *c = p;
+    const char *n = c->out != NULL ? c->out->client : c->principal;
+
+    *name_out = NULL;
+    if (n == NULL)
+        return BASE_ERR(HSMSSP_ERR_UNSUPPORTED,
+                        "the credential stands for every service key on "
+                        "the token, not one principal");
+    *name_out = strdup(n);
+    return *name_out != NULL ? HSMSSP_OK : BASE_ERR0(HSMSSP_ERR_NOMEM);
+}
+
 /* Opens a candidate's key on first use. */
 static hsmssp_err
 load_key_unlocked(kerb_cred *c, kerb_cred_key *ck)

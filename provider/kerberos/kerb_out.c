@@ -323,15 +323,9 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
     /* A stored TGT saves an AS exchange; with the key on the token it can
      * always be replaced by a fresh one. */
     ret = kerb_store_load(c->env, c->tok, o->client, &path, &o->tgt);
-    if (ret == HSMSSP_ERR_NO_TICKET) {
-        /* The detail starts with the code's message: keep what follows. */
-        const char *d = hsmssp_last_error_detail();
-        const char *m = hsmssp_err_message(HSMSSP_ERR_NO_TICKET);
-
-        if (strncmp(d, m, strlen(m)) == 0 && d[strlen(m)] == ':')
-            d += strlen(m) + 1 + (d[strlen(m) + 1] == ' ');
-        (void)snprintf(store_why, sizeof(store_why), "%s", d);
-    }
+    if (ret == HSMSSP_ERR_NO_TICKET)
+        (void)snprintf(store_why, sizeof(store_why), "%s",
+                       kerb_detail_tail(HSMSSP_ERR_NO_TICKET));
     if (ret == HSMSSP_OK) {
         o->store_path = path;
         path = NULL;

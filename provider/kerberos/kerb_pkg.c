@@ -118,6 +118,7 @@ const prov_package kerb_package = {
     .max_token = 48000,
     .acquire = kerb_acquire,
     .cred_free = kerb_cred_free,
+    .cred_name = kerb_cred_name,
     .accept = kerb_accept,
     .init = kerb_init,
     .ctx_free = kerb_ctx_free_v,

@@ -341,6 +341,24 @@ kerb_tgs_exchange(prov_env *env, const kerb_tkt *tgt, const char *server,
         (void)snprintf(peer, sizeof(peer), "KDC for %s", st.kdc_realm);
         ret = kerb_error_to_err(base_der_view(st.rep, st.rep_len), peer,
                                 NULL);
+        if (ret == HSMSSP_ERR_KDC_ETYPE) {
+            /* The usual cause is the policy, not the KDC: say what was
+             * offered (an rc4-only service, say, with rc4 not listed). */
+            char list[160] = "", detail[256];
+            size_t n = 0;
+
+            for (size_t i = 0; i < st.cfg->n_permitted_enctypes; i++)
+                n += (size_t)snprintf(
+                    list + n, n < sizeof(list) ? sizeof(list) - n : 0,
+                    "%s%s", i ? " " : "",
+                    hsm_etype_name(st.cfg->permitted_enctypes[i]));
+            (void)snprintf(detail, sizeof(detail), "%s",
+                           kerb_detail_tail(HSMSSP_ERR_KDC_ETYPE));
+            ret = BASE_ERR(HSMSSP_ERR_KDC_ETYPE,
+                           "%s; hsmssp offered [policy] permitted_enctypes "
+                           "= %s",
+                           detail, list);
+        }
         goto cleanup;
     }
     ret = open_reply(&st, imp, key_out, referral_out, tkt_out);

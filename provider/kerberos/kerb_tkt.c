@@ -247,6 +247,18 @@ kerb_seal(hsm_key *key, int32_t usage, base_der plain, uint8_t **cipher_out,
     return HSMSSP_OK;
 }
 
+const char *
+kerb_detail_tail(hsmssp_err code)
+{
+    const char *d = hsmssp_last_error_detail();
+    const char *m = hsmssp_err_message(code);
+    size_t n = strlen(m);
+
+    if (strncmp(d, m, n) == 0 && d[n] == ':')
+        d += n + 1 + (d[n + 1] == ' ');
+    return d;
+}
+
 void
 kerb_cb_from_prov(const prov_cb *in, kerb_cb *out)
 {

@@ -635,6 +635,8 @@ for TOK in soft nss; do
     CCFG=$plain refused mit e23 "$TOK mit e23 at default policy" \
         "0x80090342: no encryption type in common with the KDC" \
         "${svc_id[@]}"
+    kdc_assert_grep "$TOK mit e23: the reason names the policy" "$OUT" \
+        "hsmssp offered [policy] permitted_enctypes = aes256-cts-hmac-sha1-96"
 done
 
 echo "elapsed: ${SECONDS}s"

@@ -2093,6 +2093,27 @@ test_source_token_keys(void **state)
     check_client_seen(&icred, &acred, "e20/localhost", SVCACCT);
     /* The account's long-term keys, the TGT and the ticket. */
     assert_true(check_cred_keys(&icred) >= 3);
+    /* The credential's name; an any-service inbound one has none, and
+     * other attributes are refused. */
+    {
+        SecPkgCredentials_NamesA nm = {NULL};
+
+        assert_int_equal(QueryCredentialsAttributesA(
+                             &icred, SECPKG_CRED_ATTR_NAMES, &nm),
+                         SEC_E_OK);
+        assert_string_equal(nm.sUserName, SVCACCT);
+        FreeContextBuffer(nm.sUserName);
+        assert_int_equal(QueryCredentialsAttributesA(
+                             &acred, SECPKG_CRED_ATTR_NAMES, &nm),
+                         SEC_E_UNSUPPORTED_FUNCTION);
+        assert_int_equal(QueryCredentialsAttributesA(
+                             &icred, SECPKG_CRED_ATTR_KDC_PROXY_SETTINGS,
+                             &nm),
+                         SEC_E_UNSUPPORTED_FUNCTION);
+        assert_int_equal(
+            QueryCredentialsAttributesA(&icred, SECPKG_CRED_ATTR_NAMES, NULL),
+            SEC_E_INVALID_PARAMETER);
+    }
     FreeCredentialsHandle(&icred);
     /* No key, no stored TGT, no ccache for this name. */
     assert_int_equal(try_acquire("bob", SECPKG_CRED_OUTBOUND, NULL, &icred),
