@@ -256,3 +256,46 @@ hsm_string_to_key(int32_t etype, const char *password, size_t pwlen,
     return krbsw_string_to_key(etype, password, pwlen, salt, saltlen, params,
                                params_len, key_out);
 }
+
+hsmssp_err
+hsm_object_destroy_id(hsm_token *tok, const uint8_t *id, size_t id_len,
+                      size_t *n_out)
+{
+    static CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE a[] = {
+        {CKA_CLASS, &class_secret, sizeof(class_secret)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_ID, (void *)id, id_len},
+    };
+    CK_OBJECT_HANDLE objs[16];
+    CK_ULONG count = 0;
+    hsm_sess *s = NULL;
+    hsmssp_err ret;
+    CK_RV rv;
+
+    *n_out = 0;
+    if (id == NULL || id_len == 0)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no CKA_ID given");
+    ret = hsm_session_get(tok, &s);
+    if (ret != HSMSSP_OK)
+        return ret;
+    /* Collect first, destroy after C_FindObjectsFinal: destroying during
+     * a search is undefined for some tokens. */
+    rv = P11(tok, C_FindObjectsInit, s->h, a, BASE_ARRAY_LEN(a));
+    if (rv == CKR_OK) {
+        CK_RV rv2;
+
+        rv = P11(tok, C_FindObjects, s->h, objs, BASE_ARRAY_LEN(objs),
+                 &count);
+        rv2 = P11(tok, C_FindObjectsFinal, s->h);
+        if (rv == CKR_OK)
+            rv = rv2;
+    }
+    hsm_session_put(tok, s, rv != CKR_OK);
+    if (rv != CKR_OK)
+        return hsm_rv(rv, "C_FindObjects");
+    for (CK_ULONG i = 0; i < count; i++)
+        hsm_obj_destroy(tok, objs[i]);
+    *n_out = count;
+    return HSMSSP_OK;
+}

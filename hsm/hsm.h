@@ -395,6 +395,14 @@ hsmssp_err hsm_key_list(hsm_token *tok, const uint8_t *prefix,
                         size_t prefix_len, bool session, size_t max_objects,
                         hsm_id_fn fn, void *arg) BASE_WUR;
 
+/* Destroys every persistent secret-key object whose CKA_ID is exactly id
+ * (at most 16 per call: IDs are meant to be unique); *n_out gets how
+ * many.  For cleaning up objects whose key cannot be opened as an
+ * hsm_key (its enctype unknown, or only some of its per-usage objects
+ * left); other callers use hsm_key_destroy(). */
+hsmssp_err hsm_object_destroy_id(hsm_token *tok, const uint8_t *id,
+                                 size_t id_len, size_t *n_out) BASE_WUR;
+
 /* Whether keys can be stored on the token (CKA_TOKEN=TRUE objects). */
 bool hsm_token_persistent(hsm_token *tok);
 

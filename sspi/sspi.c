@@ -241,6 +241,11 @@ AcquireCredentialsHandleA(LPSTR pszPrincipal, LPSTR pszPackage,
             return SEC_E_OK;
         }
         sspi_handle_put(xs);
+        /* Never the process's own credentials in the client's stead. */
+        return fail(BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                             "the thread impersonates a context that is "
+                             "gone or of another package: no delegated "
+                             "credential to use"));
     }
     ret = sspi_runtime_env(&env);
     if (ret == HSMSSP_OK)

@@ -74,6 +74,7 @@ read_password(base_secret **out)
         }
         s->data[n++] = ch;
     }
+    base_memzero(&ch, sizeof(ch));
     if (tty) {
         (void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
         fprintf(stderr, "\n");
@@ -255,29 +256,25 @@ account_import(int argc, char **argv)
                 goto cleanup;
             }
         }
-        if (salt != NULL || !verify) {
-            char realm[KERB_KS_MAX_PRINCIPAL + 1];
-            const char *s = salt;
-            char dflt[2 * KERB_KS_MAX_PRINCIPAL + 2];
-
-            if (s == NULL) {
-                /* RFC 4120's default: realm then the components. */
-                size_t m = 0;
-
-                kerb_name_realm(client, realm);
-                m = (size_t)snprintf(dflt, sizeof(dflt), "%s", realm);
-                for (const char *p = client; *p && *p != '@' && m + 1 <
-                     sizeof(dflt); p++)
-                    if (*p != '/')
-                        dflt[m++] = *p;
-                dflt[m] = '\0';
-                s = dflt;
-            }
-            if (strlen(s) >= sizeof(k->info.salt)) {
+        if (salt != NULL) {
+            if (strlen(salt) >= sizeof(k->info.salt)) {
                 rc = cli_usage_error("account", "salt too long");
                 goto cleanup;
             }
-            memcpy(k->info.salt, s, strlen(s) + 1);
+            memcpy(k->info.salt, salt, strlen(salt) + 1);
+        } else if (!verify) {
+            ret = kerb_default_salt(client, k->info.salt,
+                                    sizeof(k->info.salt));
+            if (ret != HSMSSP_OK) {
+                rc = cli_fail(ret, "default salt");
+                goto cleanup;
+            }
+        }
+        ret = kerb_check_s2kparams(e, k->info.s2kparams,
+                                   k->info.s2kparams_len);
+        if (ret != HSMSSP_OK) {
+            rc = cli_fail(ret, "the KDC's string-to-key parameters");
+            goto cleanup;
         }
         ret = hsm_string_to_key(e, (const char *)pw->data, pw->len,
                                 (const uint8_t *)k->info.salt,

@@ -129,6 +129,19 @@ fmt_time(int64_t t, char *buf, size_t cap)
     (void)strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* s with control characters shown as '?': names come from the KDC (and
+ * partly from the wire in clear text) and must not drive the terminal. */
+static const char *
+shown(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    for (; *s && n + 1 < cap; s++)
+        buf[n++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+    buf[n] = '\0';
+    return buf;
+}
+
 /* MIT klist's flag letters for the flags a TGT carries. */
 static void
 fmt_flags(uint32_t f, char *buf)
@@ -182,8 +195,11 @@ cli_kinit_main(int argc, char **argv)
     if (!o.quiet) {
         hsm_token_identity(tok, &id);
         fmt_time(t->endtime, until, sizeof(until));
-        printf("TGT of %s for %s stored in %s\n", t->client, t->server,
-               path);
+        char cbuf[KERB_KS_MAX_PRINCIPAL + 1], sbuf[KERB_KS_MAX_PRINCIPAL + 1];
+
+        printf("TGT of %s for %s stored in %s\n",
+               shown(t->client, cbuf, sizeof(cbuf)),
+               shown(t->server, sbuf, sizeof(sbuf)), path);
         printf("session key (%s) on token '%s', valid until %s\n",
                hsm_etype_name(t->etype), id.label, until);
     }
@@ -205,6 +221,7 @@ klist_visit(void *argp, const kerb_store_item *it)
 {
     klist_arg *a = argp;
     char start[32], end[32], renew[32], flags[16];
+    char cbuf[KERB_KS_MAX_PRINCIPAL + 1], sbuf[KERB_KS_MAX_PRINCIPAL + 1];
     const char *state;
 
     if (a->shown++ == 0)
@@ -225,7 +242,8 @@ klist_visit(void *argp, const kerb_store_item *it)
            hsm_etype_name(it->e->key_etype)
                ? hsm_etype_name(it->e->key_etype)
                : "?",
-           it->e->client, it->e->server, state);
+           shown(it->e->client, cbuf, sizeof(cbuf)),
+           shown(it->e->server, sbuf, sizeof(sbuf)), state);
     if (it->e->renew_till != 0) {
         fmt_time(it->e->renew_till, renew, sizeof(renew));
         printf("%-20s  renew until %s\n", "", renew);

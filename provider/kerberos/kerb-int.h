@@ -201,6 +201,17 @@ hsmssp_err kerb_as_exchange(prov_env *env, hsm_token *tok, const char *client,
                             const kerb_import_opts *imp, kerb_as_info *info,
                             kerb_tkt **tkt_out) BASE_WUR;
 
+/* RFC 4120's default salt of client (realm, then the name's components,
+ * escapes resolved) into out (NUL-terminated). */
+hsmssp_err kerb_default_salt(const char *client, char *out, size_t cap)
+    BASE_WUR;
+
+/* Refuses string-to-key parameters (ETYPE-INFO2 s2kparams, which no key
+ * authenticates) that ask for fewer PBKDF2 iterations than the enctype's
+ * default: HSMSSP_ERR_BAD_TOKEN.  NULL/0 (the default) is fine. */
+hsmssp_err kerb_check_s2kparams(int32_t etype, const uint8_t *params,
+                                size_t len) BASE_WUR;
+
 /* What the KDC says about client's key of one enctype, without a key:
  * an AS-REQ offering only etype, whose PREAUTH_REQUIRED error (or
  * AS-REP) carries ETYPE-INFO2.  info gets the salt (the announced one,
@@ -261,7 +272,11 @@ typedef struct kerb_out {
     char *ccache;       /* CCACHE: the cache's full name, re-read */
     char *store_path;   /* STORE: the ticket file */
     pthread_mutex_t lock;
+    pthread_mutex_t refresh_lock; /* one TGT refresh at a time; taken
+                                     before lock, never inside it */
     kerb_tkt *tgt;
+    bool tgt_dead;       /* its key left the token: fetch another */
+    int64_t retry_after; /* no refresh before (after a failure) */
     /* Service tickets and cross-realm TGTs, by the name they were asked
      * for (which differs from the ticket's after a referral). */
     struct {
@@ -393,6 +408,11 @@ void kerb_lt_free(kerb_lt_key *lt, size_t n);
  * Referenced: kerb_tkt_unref() it. */
 hsmssp_err kerb_out_tgt(kerb_cred *cred, kerb_tkt **tgt_out) BASE_WUR;
 
+/* Drops a ticket whose key object is gone from the token (an operation
+ * failed with HSMSSP_ERR_KEY_GONE or _KEY_NOT_FOUND): out of the cache,
+ * and when it is the TGT, the next kerb_out_tgt() fetches a new one. */
+void kerb_out_forget(kerb_cred *cred, const kerb_tkt *t);
+
 /* A service ticket for server (unparsed, with realm): from the cache when
  * valid, else through TGS exchanges (cross-realm TGTs and referrals
  * followed, at most KERB_MAX_REFERRALS hops), then cached.  Referenced. */
@@ -456,11 +476,12 @@ hsmssp_err kerb_store_list(prov_env *env, hsm_token *tok, kerb_store_fn fn,
 
 /* Reads the TGT of principal (NULL: the cache's own principal) from the
  * credential cache name (NULL: KRB5CCNAME / the default), imports its
- * session key into the token and wipes libkrb5's copy.  *name_out gets
- * the cache's full name (for re-reading), *client_out the principal. */
+ * session key into the token and wipes libkrb5's keyblock.  A TGT ending
+ * no later than newer_than (0: any) is HSMSSP_ERR_NO_TICKET and is not
+ * imported.  *name_out gets the cache's full name (for re-reading). */
 hsmssp_err kerb_ccache_load(prov_env *env, hsm_token *tok, const char *name,
-                            const char *principal, char **name_out,
-                            kerb_tkt **tgt_out) BASE_WUR;
+                            const char *principal, int64_t newer_than,
+                            char **name_out, kerb_tkt **tgt_out) BASE_WUR;
 
 /* ---- per-message protection (kerb_msg.c) ----------------------------- */
 

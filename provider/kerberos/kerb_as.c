@@ -159,21 +159,75 @@ take_etype_info2(as_state *st, const kerb_pa_data *pa, size_t n)
 /* RFC 4120 sec. 4: the default salt is the realm followed by the name's
  * components, concatenated. */
 static hsmssp_err
-default_salt(as_state *st, char *out, size_t cap, size_t *len_out)
+salt_of(const kerb_principal *p, base_der realm, char *out, size_t cap,
+        size_t *len_out)
 {
-    size_t n = st->crealm.len;
+    size_t n = realm.len;
 
     if (n >= cap)
         return BASE_ERR(HSMSSP_ERR_LIMIT, "salt too long");
-    memcpy(out, st->crealm.p, n);
-    for (size_t i = 0; i < st->cname.n; i++) {
-        if (st->cname.comp[i].len >= cap - n)
+    memcpy(out, realm.p, n);
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->comp[i].len >= cap - n)
             return BASE_ERR(HSMSSP_ERR_LIMIT, "salt too long");
-        memcpy(out + n, st->cname.comp[i].p, st->cname.comp[i].len);
-        n += st->cname.comp[i].len;
+        memcpy(out + n, p->comp[i].p, p->comp[i].len);
+        n += p->comp[i].len;
     }
     out[n] = '\0';
     *len_out = n;
+    return HSMSSP_OK;
+}
+
+static hsmssp_err
+default_salt(as_state *st, char *out, size_t cap, size_t *len_out)
+{
+    return salt_of(&st->cname, st->crealm, out, cap, len_out);
+}
+
+hsmssp_err
+kerb_default_salt(const char *client, char *out, size_t cap)
+{
+    char store[KERB_KS_MAX_PRINCIPAL + 1];
+    kerb_principal p;
+    base_der realm;
+    size_t n = 0;
+    hsmssp_err ret;
+
+    if (strlen(client) > KERB_KS_MAX_PRINCIPAL)
+        return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "name too long");
+    ret = kerb_principal_parse(client, KERB_NT_PRINCIPAL, store, &p, &realm);
+    if (ret != HSMSSP_OK)
+        return ret;
+    return salt_of(&p, realm, out, cap, &n);
+}
+
+hsmssp_err
+kerb_check_s2kparams(int32_t etype, const uint8_t *params, size_t len)
+{
+    uint32_t iter, dflt;
+
+    if (params == NULL || len == 0)
+        return HSMSSP_OK;
+    if (etype == HSM_ETYPE_AES128_SHA1 || etype == HSM_ETYPE_AES256_SHA1)
+        dflt = 4096; /* RFC 3962 */
+    else if (etype == HSM_ETYPE_AES128_SHA256 ||
+             etype == HSM_ETYPE_AES256_SHA384)
+        dflt = 32768; /* RFC 8009 */
+    else
+        return HSMSSP_OK; /* rc4 takes none */
+    if (len != 4)
+        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                        "s2kparams of %zu bytes for %s", len,
+                        hsm_etype_name(etype));
+    iter = base_load_be32(params);
+    if (iter < dflt)
+        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                        "the KDC asks for %u PBKDF2 iterations for %s, fewer "
+                        "than the enctype's default %u: refused (the hint "
+                        "is not authenticated, and would make the password "
+                        "cheaper to guess)",
+                        (unsigned)iter, hsm_etype_name(etype),
+                        (unsigned)dflt);
     return HSMSSP_OK;
 }
 
@@ -215,6 +269,9 @@ password_key(as_state *st, int32_t etype, kerb_lt_key **out)
         params = st->hint_params;
         params_len = st->hint_params_len;
     }
+    ret = kerb_check_s2kparams(etype, params, params_len);
+    if (ret != HSMSSP_OK)
+        return ret;
     ret = hsm_string_to_key(etype, (const char *)k->password->data,
                             k->password->len, (const uint8_t *)salt,
                             salt_len, params, params_len, &bytes);
@@ -293,7 +350,11 @@ build_req(as_state *st, const kerb_lt_key *preauth, uint8_t *buf,
     }
     /* Forwardable, so that delegation is possible where policy allows
      * it; renewable when the configuration asks for a renew lifetime. */
-    r.kdc_options = KERB_KDC_OPT_FORWARDABLE | KERB_KDC_OPT_CANONICALIZE;
+    /* No CANONICALIZE: the AS-REP's client name is outside its encrypted
+     * part, so a name the KDC changed could not be told from one an
+     * attacker changed (RFC 6806 needs FAST or PA-REQ-ENC-PA-REP for
+     * that); the reply must name the client asked for. */
+    r.kdc_options = KERB_KDC_OPT_FORWARDABLE;
     r.has_cname = true;
     r.cname = st->cname;
     r.realm = st->crealm;
@@ -358,8 +419,11 @@ open_reply(as_state *st, kerb_tkt **tkt_out)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                         "%s answered an AS-REQ with message type %d", peer,
                         (int)rep.msg_type);
-    /* With CANONICALIZE the KDC may name the client differently (case,
-     * an alias); the name it returns is the one the ticket carries. */
+    if (!kerb_principal_eq(&rep.cname, &st->cname) ||
+        !base_der_eq(rep.crealm, st->crealm))
+        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                        "%s answered for another client than %s", peer,
+                        st->ctext);
     ret = kerb_principal_unparse(&rep.cname, rep.crealm, client,
                                  sizeof(client));
     if (ret != HSMSSP_OK)

@@ -34,7 +34,8 @@ krb_fail(krb5_context kc, krb5_error_code code, hsmssp_err err,
 
 hsmssp_err
 kerb_ccache_load(prov_env *env, hsm_token *tok, const char *name,
-                 const char *principal, char **name_out, kerb_tkt **tgt_out)
+                 const char *principal, int64_t newer_than, char **name_out,
+                 kerb_tkt **tgt_out)
 {
     const prov_config *cfg = prov_env_config(env);
     krb5_context kc = NULL;
@@ -119,6 +120,19 @@ kerb_ccache_load(prov_env *env, hsm_token *tok, const char *name,
         ret = BASE_ERR(HSMSSP_ERR_NO_TICKET,
                        "the TGT of %s in %s has expired (run kinit)", cname,
                        full);
+        goto cleanup;
+    }
+    if (newer_than != 0 && (int64_t)(uint32_t)creds.times.endtime <=
+                               newer_than) {
+        ret = BASE_ERR(HSMSSP_ERR_NO_TICKET,
+                       "%s holds no newer TGT of %s", full, cname);
+        goto cleanup;
+    }
+    if (!kerb_etype_permitted(cfg, creds.keyblock.enctype)) {
+        ret = BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
+                       "the TGT session key in %s is of enctype %d, which "
+                       "permitted_enctypes does not list",
+                       full, (int)creds.keyblock.enctype);
         goto cleanup;
     }
     if (hsm_etype_keylen(creds.keyblock.enctype) == 0 ||

@@ -159,8 +159,12 @@ maybe_delegate(init_state *st, const kerb_tkt *svc)
     hsmssp_err ret;
 
     ret = kerb_out_tgt(st->cred, &tgt);
-    if (ret != HSMSSP_OK)
-        return ret;
+    if (ret != HSMSSP_OK) {
+        base_log(HSMSSP_LOG_INFO, "kerberos",
+                 "delegation to %s not granted: no TGT to forward (%s)",
+                 svc->server, hsmssp_last_error_detail());
+        return ret == HSMSSP_ERR_NOMEM ? ret : HSMSSP_OK;
+    }
     if (!may_delegate(st, svc, tgt, &why)) {
         base_log(HSMSSP_LOG_INFO, "kerberos",
                  "delegation to %s not granted: %s", svc->server, why);
@@ -218,6 +222,26 @@ etype_negotiation(const prov_config *cfg, uint8_t *buf, size_t cap,
     base_der_w_wrap(&w, BASE_DER_CTX(0), base_der_w_len(&w) - m2);
     base_der_w_wrap(&w, BASE_DER_SEQUENCE, base_der_w_len(&w) - m0);
     return base_der_w_finish(&w, out);
+}
+
+/* The authenticator's time, in microseconds, never the same twice in
+ * this process (as MIT's krb5_us_timeofday): the AP-REP's echo of it is
+ * what binds the reply to this context, so two contexts made in the same
+ * microsecond on one cached ticket must not be able to take each other's
+ * reply. */
+static int64_t
+unique_us(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t last;
+    int64_t now = prov_now_us();
+
+    pthread_mutex_lock(&lock);
+    if (now <= last)
+        now = last + 1;
+    last = now;
+    pthread_mutex_unlock(&lock);
+    return now;
 }
 
 static uint32_t
@@ -285,7 +309,7 @@ build_ap_req(init_state *st, prov_step *step)
         goto cleanup;
     c->init_seq &= 0x3fffffffu; /* as MIT: far from 32-bit wrap */
     {
-        int64_t now = prov_now_us();
+        int64_t now = unique_us();
 
         c->ctime = now / 1000000;
         c->cusec = (int32_t)(now % 1000000);
@@ -425,6 +449,20 @@ init_first(init_state *st, prov_step *step)
             return ret;
     }
     ret = build_ap_req(st, step);
+    if (ret == HSMSSP_ERR_KEY_GONE || ret == HSMSSP_ERR_KEY_NOT_FOUND) {
+        /* The cached ticket's key left the token (token reset): drop the
+         * ticket and build the AP-REQ once more with a new one. */
+        kerb_out_forget(st->cred, c->tkt);
+        kerb_tkt_unref(c->tkt);
+        c->tkt = NULL;
+        base_secret_free(st->subkey);
+        st->subkey = NULL;
+        base_secret_free(st->auth_plain);
+        st->auth_plain = NULL;
+        ret = kerb_out_service_ticket(st->cred, st->server, &c->tkt);
+        if (ret == HSMSSP_OK)
+            ret = build_ap_req(st, step);
+    }
     if (ret == HSMSSP_OK)
         ret = import_subkey(st);
     if (ret != HSMSSP_OK)

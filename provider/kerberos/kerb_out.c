@@ -59,6 +59,7 @@ kerb_out_free(kerb_out *o)
     free(o->ccache);
     free(o->store_path);
     pthread_mutex_destroy(&o->lock);
+    pthread_mutex_destroy(&o->refresh_lock);
     base_memzero(o, sizeof(*o));
     free(o);
 }
@@ -71,6 +72,7 @@ out_new(kerb_cred *c)
     if (o == NULL)
         return BASE_ERR0(HSMSSP_ERR_NOMEM);
     pthread_mutex_init(&o->lock, NULL);
+    pthread_mutex_init(&o->refresh_lock, NULL);
     c->out = o;
     return HSMSSP_OK;
 }
@@ -219,7 +221,7 @@ as_with_keys(kerb_cred *c, kerb_tkt **tgt_out)
 static hsmssp_err
 identity_principal(prov_env *env, const prov_identity *id, char **out)
 {
-    char name[KERB_KS_MAX_PRINCIPAL + 1];
+    char name[KERB_KS_MAX_PRINCIPAL + 1], *at;
     size_t n = 0;
 
     *out = NULL;
@@ -234,16 +236,28 @@ identity_principal(prov_env *env, const prov_identity *id, char **out)
                         "identity with a NUL inside a name");
     memcpy(name, id->user, id->user_len);
     n = id->user_len;
-    if (id->domain != NULL && id->domain_len > 0 &&
-        memchr(id->user, '@', id->user_len) == NULL) {
+    name[n] = '\0';
+    at = strrchr(name, '@');
+    if (at != NULL) {
+        /* A UPN, user@dns.domain: the realm is the domain, upper-cased
+         * as Windows does; never a host-based service name. */
+        for (char *p = at + 1; *p; p++)
+            if (*p >= 'a' && *p <= 'z')
+                *p = (char)(*p - 32);
+        *out = strdup(name);
+        return *out != NULL ? HSMSSP_OK : BASE_ERR0(HSMSSP_ERR_NOMEM);
+    }
+    if (id->domain != NULL && id->domain_len > 0) {
         name[n++] = '@';
         for (size_t i = 0; i < id->domain_len; i++) {
             char ch = id->domain[i];
 
             name[n++] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
         }
+        name[n] = '\0';
+        *out = strdup(name);
+        return *out != NULL ? HSMSSP_OK : BASE_ERR0(HSMSSP_ERR_NOMEM);
     }
-    name[n] = '\0';
     return kerb_name_canon_env(env, name, out);
 }
 
@@ -305,7 +319,7 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
     }
     if (principal == NULL) {
         /* No name: the default credential cache decides who we are. */
-        ret = kerb_ccache_load(c->env, c->tok, NULL, NULL, &o->ccache,
+        ret = kerb_ccache_load(c->env, c->tok, NULL, NULL, 0, &o->ccache,
                                &o->tgt);
         if (ret == HSMSSP_OK)
             ret = set_client(o, o->tgt->client);
@@ -323,24 +337,29 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
     /* A stored TGT saves an AS exchange; with the key on the token it can
      * always be replaced by a fresh one. */
     ret = kerb_store_load(c->env, c->tok, o->client, &path, &o->tgt);
-    if (ret == HSMSSP_ERR_NO_TICKET)
-        (void)snprintf(store_why, sizeof(store_why), "%s",
-                       kerb_detail_tail(HSMSSP_ERR_NO_TICKET));
     if (ret == HSMSSP_OK) {
         o->store_path = path;
         path = NULL;
         o->src = have_keys ? KERB_SRC_TOKEN_KEY : KERB_SRC_STORE;
         goto done;
     }
+    /* Whatever is wrong with the ticket store (nothing there, a file of
+     * the wrong owner, a squatted directory in /tmp) must not keep an
+     * account whose key is on the token from logging in: it is noted and
+     * the other sources are tried. */
+    (void)snprintf(store_why, sizeof(store_why), "%s",
+                   kerb_detail_tail(ret));
     if (ret != HSMSSP_ERR_NO_TICKET)
-        goto done;
+        base_log(HSMSSP_LOG_WARNING, "kerberos",
+                 "stored TGT of %s not usable: %s", o->client,
+                 hsmssp_last_error_detail());
     if (have_keys) {
         ret = as_with_keys(c, &o->tgt);
         if (ret == HSMSSP_OK)
             o->src = KERB_SRC_TOKEN_KEY;
         goto done;
     }
-    ret = kerb_ccache_load(c->env, c->tok, NULL, o->client, &o->ccache,
+    ret = kerb_ccache_load(c->env, c->tok, NULL, o->client, 0, &o->ccache,
                            &o->tgt);
     if (ret == HSMSSP_OK) {
         o->src = KERB_SRC_CCACHE;
@@ -416,19 +435,57 @@ kerb_acquire_delegated(void *ctxp, void **cred_out, int64_t *expiry_out)
 
 /* ---- keeping the TGT fresh -------------------------------------------- */
 
+/* After a failed refresh with an old TGT still usable, the next attempt
+ * waits this long: a KDC that is down must not make every call pay its
+ * timeouts. */
+#define REFRESH_BACKOFF 30
+
+/* Whether an error says that a key's token object is gone (the token was
+ * re-initialised, another process replaced the key): the source can give
+ * a new one. */
+static bool
+key_gone(hsmssp_err err)
+{
+    return err == HSMSSP_ERR_KEY_GONE || err == HSMSSP_ERR_KEY_NOT_FOUND;
+}
+
 /* Renews a renewable TGT at its KDC (RFC 4120 sec. 2.3). */
 static hsmssp_err
-renew(kerb_cred *c, kerb_tkt **out)
+renew(kerb_cred *c, const kerb_tkt *old, kerb_tkt **out)
 {
-    kerb_tkt *old = c->out->tgt;
-
     return kerb_tgs_exchange(c->env, old, old->server,
                              KERB_KDC_OPT_RENEW | KERB_KDC_OPT_RENEWABLE,
                              NULL, NULL, NULL, out);
 }
 
+/* An AS exchange with the account's keys; keys gone from the token
+ * (rotated by another process) are looked up again once. */
 static hsmssp_err
-refresh_unlocked(kerb_cred *c)
+as_fresh_keys(kerb_cred *c, kerb_tkt **out)
+{
+    kerb_out *o = c->out;
+    hsmssp_err ret;
+
+    ret = as_with_keys(c, out);
+    if (!key_gone(ret) || o->src != KERB_SRC_TOKEN_KEY)
+        return ret;
+    kerb_lt_free(o->lt, o->n_lt);
+    o->n_lt = 0;
+    ret = kerb_lt_load(c->env, c->tok, o->client, o->lt, KERB_MAX_LT_KEYS,
+                       &o->n_lt);
+    if (ret == HSMSSP_OK && o->n_lt == 0)
+        ret = BASE_ERR(HSMSSP_ERR_KEY_NOT_FOUND,
+                       "the keys of %s left the token", o->client);
+    if (ret == HSMSSP_OK)
+        ret = as_with_keys(c, out);
+    return ret;
+}
+
+/* A new TGT from the credential's source (old: the current one, or NULL
+ * when there is none or its key is gone).  Runs without out->lock: the
+ * caller holds refresh_lock, so o->lt and o->src are its alone. */
+static hsmssp_err
+fetch_tgt(kerb_cred *c, const kerb_tkt *old, kerb_tkt **t_out)
 {
     const prov_config *cfg = prov_env_config(c->env);
     kerb_out *o = c->out;
@@ -437,20 +494,31 @@ refresh_unlocked(kerb_cred *c)
     int64_t now = now_s();
     hsmssp_err ret;
 
-    if (o->tgt != NULL && o->tgt->endtime - now > margin(cfg))
-        return HSMSSP_OK;
-    if (o->tgt != NULL && (o->tgt->flags & KERB_TKT_RENEWABLE) &&
-        o->tgt->renew_till > now + cfg->clock_skew &&
-        o->tgt->endtime > now) {
-        ret = renew(c, &t);
+    *t_out = NULL;
+    if (old != NULL && (old->flags & KERB_TKT_RENEWABLE) &&
+        old->renew_till > now + cfg->clock_skew && old->endtime > now) {
+        ret = renew(c, old, t_out);
         if (ret == HSMSSP_OK)
-            goto replace;
+            return ret;
         base_log(HSMSSP_LOG_INFO, "kerberos",
                  "renewal of the TGT of %s failed (%s); trying its source",
                  o->client, hsmssp_last_error_detail());
     }
     switch (o->src) {
     case KERB_SRC_TOKEN_KEY:
+        /* Another process may have stored a newer TGT (hsmssp kinit from
+         * cron): cheaper than an AS exchange. */
+        if (kerb_store_load(c->env, c->tok, o->client, NULL, &t) ==
+                HSMSSP_OK &&
+            t->endtime - now > margin(cfg) &&
+            (old == NULL || t->endtime > old->endtime)) {
+            *t_out = t;
+            return HSMSSP_OK;
+        }
+        kerb_tkt_unref(t);
+        t = NULL;
+        ret = as_fresh_keys(c, &t);
+        break;
     case KERB_SRC_PASSWORD:
         ret = as_with_keys(c, &t);
         break;
@@ -458,8 +526,10 @@ refresh_unlocked(kerb_cred *c)
         ret = kerb_store_load(c->env, c->tok, o->client, NULL, &t);
         break;
     case KERB_SRC_CCACHE:
-        ret = kerb_ccache_load(c->env, c->tok, o->ccache, o->client, &name,
-                               &t);
+        /* Only a newer TGT is taken: the same one would be imported into
+         * the token again for nothing. */
+        ret = kerb_ccache_load(c->env, c->tok, o->ccache, o->client,
+                               old != NULL ? old->endtime : 0, &name, &t);
         free(name);
         break;
     default:
@@ -469,31 +539,32 @@ refresh_unlocked(kerb_cred *c)
                        o->client);
         break;
     }
-    if (ret != HSMSSP_OK) {
-        /* An old TGT still valid a little longer is better than none. */
-        if (o->tgt != NULL && o->tgt->endtime > now + cfg->clock_skew)
-            return HSMSSP_OK;
-        return ret;
-    }
-    /* A re-read file or cache may still hold the old ticket: fine while
-     * it is valid, an error when it has expired. */
-    if (t->endtime <= now) {
+    if (ret == HSMSSP_OK && t->endtime <= now) {
         kerb_tkt_unref(t);
         return BASE_ERR(HSMSSP_ERR_NO_TICKET,
                         "the TGT of %s has expired (run kinit)", o->client);
     }
-replace:
-    kerb_tkt_unref(o->tgt);
-    o->tgt = t;
-    base_log(HSMSSP_LOG_INFO, "kerberos", "TGT of %s refreshed, until %lld",
-             o->client, (long long)t->endtime);
-    return HSMSSP_OK;
+    if (ret == HSMSSP_OK)
+        *t_out = t;
+    return ret;
+}
+
+/* A TGT the caller may use now without asking the KDC. */
+static bool
+tgt_fresh(const prov_config *cfg, const kerb_out *o, int64_t now)
+{
+    return o->tgt != NULL && !o->tgt_dead &&
+           o->tgt->endtime - now > margin(cfg);
 }
 
 hsmssp_err
 kerb_out_tgt(kerb_cred *c, kerb_tkt **tgt_out)
 {
+    const prov_config *cfg = prov_env_config(c->env);
     kerb_out *o = c->out;
+    kerb_tkt *old = NULL, *t = NULL;
+    int64_t now = now_s();
+    bool usable;
     hsmssp_err ret;
 
     *tgt_out = NULL;
@@ -501,11 +572,85 @@ kerb_out_tgt(kerb_cred *c, kerb_tkt **tgt_out)
         return BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT,
                         "an outbound credential is needed");
     pthread_mutex_lock(&o->lock);
-    ret = refresh_unlocked(c);
+    usable = o->tgt != NULL && !o->tgt_dead &&
+             o->tgt->endtime > now + cfg->clock_skew;
+    if (tgt_fresh(cfg, o, now) || (usable && now < o->retry_after)) {
+        *tgt_out = kerb_tkt_ref(o->tgt);
+        pthread_mutex_unlock(&o->lock);
+        return HSMSSP_OK;
+    }
+    pthread_mutex_unlock(&o->lock);
+
+    /* One refresh at a time, without holding the lock that cache hits and
+     * other services' lookups need. */
+    pthread_mutex_lock(&o->refresh_lock);
+    pthread_mutex_lock(&o->lock);
+    now = now_s();
+    if (tgt_fresh(cfg, o, now)) {
+        /* Another thread refreshed it meanwhile. */
+        *tgt_out = kerb_tkt_ref(o->tgt);
+        pthread_mutex_unlock(&o->lock);
+        pthread_mutex_unlock(&o->refresh_lock);
+        return HSMSSP_OK;
+    }
+    if (!o->tgt_dead)
+        old = kerb_tkt_ref(o->tgt);
+    pthread_mutex_unlock(&o->lock);
+
+    ret = fetch_tgt(c, old, &t);
+
+    pthread_mutex_lock(&o->lock);
+    if (ret == HSMSSP_OK) {
+        kerb_tkt_unref(o->tgt);
+        o->tgt = t;
+        o->tgt_dead = false;
+        o->retry_after = 0;
+        base_log(HSMSSP_LOG_INFO, "kerberos",
+                 "TGT of %s refreshed, until %lld", o->client,
+                 (long long)t->endtime);
+    } else if (o->tgt != NULL && !o->tgt_dead &&
+               o->tgt->endtime > now + cfg->clock_skew) {
+        /* An old TGT still valid a little longer is better than none;
+         * the next attempt waits a while. */
+        base_log(HSMSSP_LOG_WARNING, "kerberos",
+                 "refresh of the TGT of %s failed, the old one serves "
+                 "until %lld: %s",
+                 o->client, (long long)o->tgt->endtime,
+                 hsmssp_last_error_detail());
+        o->retry_after = now + REFRESH_BACKOFF;
+        ret = HSMSSP_OK;
+    }
     if (ret == HSMSSP_OK)
         *tgt_out = kerb_tkt_ref(o->tgt);
     pthread_mutex_unlock(&o->lock);
+    pthread_mutex_unlock(&o->refresh_lock);
+    kerb_tkt_unref(old);
     return ret;
+}
+
+void
+kerb_out_forget(kerb_cred *c, const kerb_tkt *t)
+{
+    kerb_out *o = c->out;
+    size_t w = 0;
+
+    if (o == NULL || t == NULL)
+        return;
+    pthread_mutex_lock(&o->lock);
+    if (o->tgt == t)
+        o->tgt_dead = true;
+    for (size_t i = 0; i < o->n_cache; i++) {
+        if (o->cache[i].t == t)
+            kerb_tkt_unref(o->cache[i].t);
+        else
+            o->cache[w++] = o->cache[i];
+    }
+    o->n_cache = w;
+    pthread_mutex_unlock(&o->lock);
+    base_log(HSMSSP_LOG_INFO, "kerberos",
+             "the key of the ticket for %s is gone from the token; the "
+             "ticket is dropped",
+             t->server);
 }
 
 /* ---- the ticket cache ------------------------------------------------- */
@@ -585,8 +730,23 @@ visited(char seen[][KERB_KS_MAX_PRINCIPAL + 1], size_t n, const char *realm)
     return false;
 }
 
+static hsmssp_err service_ticket_once(kerb_cred *c, const char *server,
+                                      kerb_tkt **tkt_out);
+
 hsmssp_err
 kerb_out_service_ticket(kerb_cred *c, const char *server, kerb_tkt **tkt_out)
+{
+    hsmssp_err ret = service_ticket_once(c, server, tkt_out);
+
+    /* A TGT whose key left the token was dropped: once more, with a new
+     * one from the credential's source. */
+    if (key_gone(ret))
+        ret = service_ticket_once(c, server, tkt_out);
+    return ret;
+}
+
+static hsmssp_err
+service_ticket_once(kerb_cred *c, const char *server, kerb_tkt **tkt_out)
 {
     char target[KERB_KS_MAX_PRINCIPAL + 1], at[KERB_KS_MAX_PRINCIPAL + 1];
     char want[2 * KERB_KS_MAX_PRINCIPAL + 16];
@@ -631,6 +791,8 @@ kerb_out_service_ticket(kerb_cred *c, const char *server, kerb_tkt **tkt_out)
             ret = kerb_tgs_exchange(c->env, cur, server,
                                     KERB_KDC_OPT_CANONICALIZE, NULL, NULL,
                                     &referral, &t);
+            if (key_gone(ret))
+                kerb_out_forget(c, cur);
             if (ret != HSMSSP_OK)
                 goto cleanup;
             if (referral && !kerb_tkt_is_tgt(t, target, NULL)) {
@@ -650,6 +812,8 @@ kerb_out_service_ticket(kerb_cred *c, const char *server, kerb_tkt **tkt_out)
                 ret = kerb_tgs_exchange(c->env, cur, want,
                                         KERB_KDC_OPT_CANONICALIZE, NULL,
                                         NULL, &referral, &t);
+                if (key_gone(ret))
+                    kerb_out_forget(c, cur);
                 if (ret != HSMSSP_OK)
                     goto cleanup;
                 cache_put(c, want, t);

@@ -45,83 +45,106 @@ same_token(hsm_token *tok, const kerb_tktfile_entry *e)
            strcmp(id.serial, e->token_serial) == 0;
 }
 
-/* Destroys the stored key object with this CKA_ID, if it exists. */
-static hsmssp_err
-destroy_object(hsm_token *tok, int32_t etype, const uint8_t *id,
-               size_t id_len)
+/* IDs collected by a walk of the token's stored-TGT objects. */
+typedef struct id_list {
+    int64_t before; /* sweep: keep the IDs whose end time is before this */
+    const uint8_t *prefix; /* or: every ID starting with it */
+    size_t prefix_len;
+    size_t n, cap;
+    uint8_t (*ids)[KERB_TKTFILE_MAX_KEY_ID];
+    size_t *lens;
+} id_list;
+
+static bool
+collect(void *argp, const uint8_t *id, size_t id_len, const char *label)
 {
-    hsm_key *k = NULL;
+    id_list *l = argp;
+    int64_t end = 0;
+
+    (void)label;
+    if (id_len > KERB_TKTFILE_MAX_KEY_ID || id_len < KERB_TKTFILE_KEY_ID_LEN)
+        return true;
+    if (l->prefix != NULL) {
+        if (id_len < l->prefix_len || memcmp(id, l->prefix, l->prefix_len))
+            return true;
+    } else if (!kerb_tktfile_key_id_endtime(id, KERB_TKTFILE_KEY_ID_LEN,
+                                            &end) ||
+               end >= l->before) {
+        /* A stored TGT's key is the 32-byte ID, its per-usage objects
+         * (etypes 19/20 on some tokens) that ID plus usage and role: all
+         * judged by the first 32 bytes. */
+        return true;
+    }
+    if (l->n < l->cap) {
+        memcpy(l->ids[l->n], id, id_len);
+        l->lens[l->n++] = id_len;
+    }
+    return true;
+}
+
+/* Destroys the objects of the IDs the walk selected (the key and its
+ * per-usage objects, whatever its enctype); *n_out counts the keys. */
+static hsmssp_err
+destroy_listed(hsm_token *tok, id_list *l, size_t *n_out)
+{
     hsmssp_err ret;
 
-    ret = hsm_key_find(tok, etype, id, id_len, &k);
-    if (ret == HSMSSP_ERR_KEY_NOT_FOUND)
-        return HSMSSP_OK;
-    if (ret != HSMSSP_OK)
-        return ret;
-    return hsm_key_destroy(k);
+    *n_out = 0;
+    l->cap = 1024;
+    l->ids = calloc(l->cap, sizeof(*l->ids));
+    l->lens = calloc(l->cap, sizeof(*l->lens));
+    if (l->ids == NULL || l->lens == NULL) {
+        ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
+        goto cleanup;
+    }
+    ret = hsm_key_list(tok, (const uint8_t *)KERB_TKTFILE_ID_PREFIX,
+                       KERB_TKTFILE_ID_PREFIX_LEN, false, SWEEP_MAX_OBJECTS,
+                       collect, l);
+    for (size_t i = 0; ret == HSMSSP_OK && i < l->n; i++) {
+        size_t gone = 0;
+
+        ret = hsm_object_destroy_id(tok, l->ids[i], l->lens[i], &gone);
+        if (l->lens[i] == KERB_TKTFILE_KEY_ID_LEN)
+            *n_out += gone;
+    }
+cleanup:
+    free(l->ids);
+    free(l->lens);
+    return ret;
+}
+
+/* Destroys the stored key with this CKA_ID and its per-usage objects. */
+static hsmssp_err
+destroy_object(hsm_token *tok, const uint8_t *id, size_t id_len)
+{
+    id_list l;
+    size_t n = 0;
+
+    memset(&l, 0, sizeof(l));
+    l.prefix = id;
+    l.prefix_len = id_len;
+    return destroy_listed(tok, &l, &n);
 }
 
 /* ---- sweeping --------------------------------------------------------- */
 
-typedef struct sweep_arg {
-    int64_t now;
-    size_t n;
-    uint8_t (*ids)[KERB_TKTFILE_KEY_ID_LEN];
-    size_t cap;
-} sweep_arg;
+/* A key object is swept a day after the end time its ID names: a token
+ * shared by hosts whose clocks disagree (a fast one, a VM resumed from a
+ * snapshot) must not lose valid TGTs, and an expired session key is
+ * harmless for a while. */
+#define SWEEP_GRACE 86400
 
-static bool
-sweep_visit(void *argp, const uint8_t *id, size_t id_len, const char *label)
-{
-    sweep_arg *a = argp;
-    int64_t end = 0;
-
-    (void)label;
-    /* Per-usage objects (the ID plus a suffix) do not parse: they go with
-     * their key. */
-    if (!kerb_tktfile_key_id_endtime(id, id_len, &end) || end >= a->now)
-        return true;
-    if (a->n < a->cap)
-        memcpy(a->ids[a->n++], id, KERB_TKTFILE_KEY_ID_LEN);
-    return true;
-}
-
-/* Removes every stored-TGT object whose encoded end time has passed.
- * The enctype is unknown from the ID alone: each known one is tried
- * (hsm_key_find checks the key type). */
+/* Removes every stored-TGT object whose encoded end time (plus the grace
+ * period) has passed, with its per-usage objects. */
 static hsmssp_err
 sweep(hsm_token *tok, size_t *n_out)
 {
-    static const int32_t etypes[] = {
-        HSM_ETYPE_AES256_SHA1, HSM_ETYPE_AES128_SHA1, HSM_ETYPE_AES256_SHA384,
-        HSM_ETYPE_AES128_SHA256, HSM_ETYPE_RC4_HMAC};
-    sweep_arg a;
+    id_list l;
     hsmssp_err ret;
 
-    *n_out = 0;
-    memset(&a, 0, sizeof(a));
-    a.now = now_s();
-    a.cap = 256;
-    a.ids = calloc(a.cap, sizeof(*a.ids));
-    if (a.ids == NULL)
-        return BASE_ERR0(HSMSSP_ERR_NOMEM);
-    ret = hsm_key_list(tok, (const uint8_t *)KERB_TKTFILE_ID_PREFIX,
-                       KERB_TKTFILE_ID_PREFIX_LEN, false, SWEEP_MAX_OBJECTS,
-                       sweep_visit, &a);
-    for (size_t i = 0; ret == HSMSSP_OK && i < a.n; i++) {
-        for (size_t e = 0; e < BASE_ARRAY_LEN(etypes); e++) {
-            hsm_key *k = NULL;
-
-            if (hsm_key_find(tok, etypes[e], a.ids[i],
-                             KERB_TKTFILE_KEY_ID_LEN, &k) != HSMSSP_OK)
-                continue;
-            ret = hsm_key_destroy(k);
-            if (ret == HSMSSP_OK)
-                (*n_out)++;
-            break;
-        }
-    }
-    free(a.ids);
+    memset(&l, 0, sizeof(l));
+    l.before = now_s() - SWEEP_GRACE;
+    ret = destroy_listed(tok, &l, n_out);
     if (*n_out > 0)
         base_log(HSMSSP_LOG_INFO, "kerberos",
                  "removed %zu expired stored TGT key(s) from the token",
@@ -145,8 +168,29 @@ remove_entry(hsm_token *tok, const char *path, const kerb_tktfile_entry *e)
     hsmssp_err ret = kerb_tktfile_remove(path);
 
     if (ret == HSMSSP_OK && same_token(tok, e))
-        ret = destroy_object(tok, e->key_etype, e->key_id, e->key_id_len);
+        ret = destroy_object(tok, e->key_id, e->key_id_len);
     return ret;
+}
+
+/* Removes the file at path only if it still names the key e names: a
+ * kinit in another process may have replaced it since it was read. */
+static void
+remove_if_unchanged(hsm_token *tok, const char *path,
+                    const kerb_tktfile_entry *e, bool with_object)
+{
+    kerb_tktfile_entry now;
+
+    memset(&now, 0, sizeof(now));
+    if (kerb_tktfile_read(path, &now) == HSMSSP_OK &&
+        now.key_id_len == e->key_id_len &&
+        memcmp(now.key_id, e->key_id, e->key_id_len) == 0) {
+        if (with_object)
+            (void)remove_entry(tok, path, e);
+        else if (kerb_tktfile_remove(path) != HSMSSP_OK)
+            base_log(HSMSSP_LOG_WARNING, "kerberos", "cannot remove %s: %s",
+                     path, hsmssp_last_error_detail());
+    }
+    kerb_tktfile_entry_clear(&now);
 }
 
 hsmssp_err
@@ -177,7 +221,7 @@ kerb_store_load(prov_env *env, hsm_token *tok, const char *client,
         goto cleanup;
     }
     if (e.endtime <= now_s()) {
-        (void)remove_entry(tok, path, &e);
+        remove_if_unchanged(tok, path, &e, true);
         ret = BASE_ERR(HSMSSP_ERR_NO_TICKET,
                        "the stored TGT of %s had expired and was removed",
                        client);
@@ -188,9 +232,7 @@ kerb_store_load(prov_env *env, hsm_token *tok, const char *client,
         goto cleanup;
     ret = hsm_key_find(tok, e.key_etype, e.key_id, e.key_id_len, &t->key);
     if (ret == HSMSSP_ERR_KEY_NOT_FOUND) {
-        if (kerb_tktfile_remove(path) != HSMSSP_OK)
-            base_log(HSMSSP_LOG_WARNING, "kerberos", "cannot remove %s: %s",
-                     path, hsmssp_last_error_detail());
+        remove_if_unchanged(tok, path, &e, false);
         ret = BASE_ERR(HSMSSP_ERR_NO_TICKET,
                        "the stored TGT of %s had lost its key on the token "
                        "and was removed",
@@ -338,14 +380,13 @@ kerb_store_kinit(prov_env *env, hsm_token *tok, const char *client,
         kerb_tkt *gone = t;
 
         t = NULL;
-        (void)destroy_object(tok, gone->etype, id, id_len);
+        (void)destroy_object(tok, id, id_len);
         kerb_tkt_unref(gone);
         goto cleanup;
     }
     if (have_old && same_token(tok, &old) &&
         (old.key_id_len != id_len || memcmp(old.key_id, id, id_len) != 0))
-        (void)destroy_object(tok, old.key_etype, old.key_id,
-                             old.key_id_len);
+        (void)destroy_object(tok, old.key_id, old.key_id_len);
     (void)sweep(tok, &swept);
     base_log(HSMSSP_LOG_INFO, "kerberos",
              "stored the TGT of %s in %s (key on token '%s')", client, path,

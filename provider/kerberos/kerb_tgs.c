@@ -23,7 +23,9 @@
 #include "provider/kerberos/kerb-int.h"
 #include "provider/kerberos/kerb_kdc.h"
 
-#define REQ_CAP 65536
+/* A TGS-REQ without its TGT is a few hundred bytes; this bounds the rest
+ * generously (the TGT's own size is added per request). */
+#define REQ_CAP 8192
 
 
 typedef struct tgs_state {
@@ -102,16 +104,29 @@ build_req(tgs_state *st, uint32_t options, uint8_t *buf, size_t cap,
     size_t n = 0, pacap;
     hsmssp_err ret;
 
+    /* The enctypes this token can use as the policy allows: a session key
+     * of another would only fail later, at its first use. */
     for (size_t i = 0; i < st->cfg->n_permitted_enctypes; i++)
-        etypes[n++] = st->cfg->permitted_enctypes[i];
+        if (kerb_etype_runs(hsm_key_token(st->tgt->key),
+                            st->cfg->permitted_enctypes[i]))
+            etypes[n++] = st->cfg->permitted_enctypes[i];
+    if (n == 0)
+        return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
+                        "the token runs none of the permitted enctypes");
     memset(&r, 0, sizeof(r));
     r.msg_type = KERB_MSG_TGS_REQ;
     r.kdc_options = options;
     r.realm = base_der_view(st->kdc_realm, strlen(st->kdc_realm));
     r.has_sname = true;
     r.sname = st->sname;
-    /* A ticket cannot outlive the TGT it comes from. */
+    /* A ticket cannot outlive the TGT it comes from; a renewal asks for
+     * a new lifetime, within the renewable one. */
     r.till = st->tgt->endtime;
+    if (options & KERB_KDC_OPT_RENEW) {
+        int64_t want = prov_now_us() / 1000000 + st->cfg->ticket_lifetime;
+
+        r.till = want < st->tgt->renew_till ? want : st->tgt->renew_till;
+    }
     if ((options & KERB_KDC_OPT_RENEWABLE) && st->tgt->renew_till > 0) {
         r.has_rtime = true;
         r.rtime = st->tgt->renew_till;
@@ -292,6 +307,7 @@ kerb_tgs_exchange(prov_env *env, const kerb_tkt *tgt, const char *server,
 {
     tgs_state st;
     uint8_t *buf = NULL;
+    size_t reqcap;
     base_der req, ignored;
     kerb_kdc_cfg kc;
     char peer[KERB_KS_MAX_PRINCIPAL + 16];
@@ -326,10 +342,12 @@ kerb_tgs_exchange(prov_env *env, const kerb_tkt *tgt, const char *server,
     if (ret != HSMSSP_OK)
         return ret;
     st.nonce &= 0x7fffffffu;
-    buf = malloc(REQ_CAP);
+    /* The request carries the TGT: room for it and everything else. */
+    reqcap = REQ_CAP + tgt->ticket_len;
+    buf = malloc(reqcap);
     if (buf == NULL)
         return BASE_ERR0(HSMSSP_ERR_NOMEM);
-    ret = build_req(&st, kdc_options, buf, REQ_CAP, &req);
+    ret = build_req(&st, kdc_options, buf, reqcap, &req);
     if (ret != HSMSSP_OK)
         goto cleanup;
     kerb_kdc_cfg_init(&kc, st.cfg);

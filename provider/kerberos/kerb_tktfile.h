@@ -88,8 +88,9 @@
 
 #define KERB_TKTFILE_VERSION 1
 /* Bound on the Ticket's encoding.  MIT's TGTs with a PAC are ~1 KiB;
- * Active Directory TGTs of users in many groups reach ~12 KiB. */
-#define KERB_TKTFILE_MAX_TICKET 16384
+ * Active Directory TGTs of users in many groups reach tens of KiB (the
+ * MaxTokenSize of 48 KiB Windows allows bounds them in practice). */
+#define KERB_TKTFILE_MAX_TICKET 65536
 /* Bound on a whole file: the ticket plus every other field at its
  * largest (~800 bytes), with room to spare. */
 #define KERB_TKTFILE_MAX_FILE (KERB_TKTFILE_MAX_TICKET + 2048)

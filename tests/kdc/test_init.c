@@ -2257,6 +2257,26 @@ test_source_store(void **state)
                 memcmp(cur, stored_ticket, cur_len) == 0);
     check_client_seen(&icred, &acred, "e18/localhost", SVCACCT);
     FreeCredentialsHandle(&icred);
+    /* A credential takes the stored TGT (its key not used yet); another
+     * kinit then replaces the stored TGT and destroys that key object:
+     * the credential's first TGS exchange finds the key gone, drops the
+     * TGT, takes the new stored one and succeeds. */
+    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    TU_OK(kerb_store_kinit(env, tok, SVCACCT, &path, &stored));
+    cur_len = stored->ticket_len;
+    memcpy(cur, stored->ticket, cur_len);
+    kerb_tkt_unref(stored);
+    free(path);
+    check_client_seen(&icred, &acred, "e17/localhost", SVCACCT);
+    {
+        uint8_t now_tkt[8192];
+        int64_t at = 0;
+        size_t now_len = tgt_snapshot(&icred, now_tkt, sizeof(now_tkt), &at);
+
+        assert_true(now_len == cur_len &&
+                    memcmp(now_tkt, cur, cur_len) == 0);
+    }
+    FreeCredentialsHandle(&icred);
 
     /* The account's keys leave the token: the stored TGT alone. */
     TU_OK(kerb_ks_remove(tok, SVCACCT, -1, &n));

@@ -413,6 +413,10 @@ pb=$PK_PORT pb_pid=$PK_PID pb_log=$PK_LOG krb_b=$PK_KRB5
 # end).
 pcap=$KDC_TMP/kdc.pcapng
 probe=$(free_port)
+# The shell opens the redirections in the background child, so the files
+# are created here first: capture_sync may read them before the child runs.
+: >"$KDC_TMP/capture.sum"
+: >"$KDC_TMP/capture.err"
 tshark -n -l -i lo -P -w "$pcap" \
     -f "port $pa or port $pb or udp port $probe" \
     >"$KDC_TMP/capture.sum" 2>"$KDC_TMP/capture.err" </dev/null &
@@ -421,13 +425,13 @@ KDC_PIDS+=("$cap_pid")
 # capture_sync: sends probes until one appears in the summary (~10 s).
 capture_sync() {
     local before
-    before=$(grep -cw "$probe" "$KDC_TMP/capture.sum")
+    before=$(grep -cw "$probe" "$KDC_TMP/capture.sum" || true)
     for _ in $(seq 100); do
         "$PY" -c 'import socket, sys
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"sync",
     ("127.0.0.1", int(sys.argv[1])))' "$probe"
         sleep 0.1
-        [ "$(grep -cw "$probe" "$KDC_TMP/capture.sum")" -gt "$before" ] &&
+        [ "$(grep -cw "$probe" "$KDC_TMP/capture.sum" || true)" -gt "${before:-0}" ] &&
             return 0
         kill -0 "$cap_pid" 2>/dev/null || break
     done
