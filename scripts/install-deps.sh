@@ -11,17 +11,20 @@ set -eu
 # tests/unit/test_layering.sh, opensc's pkcs11-tool lists objects in the
 # demo.  The interop tests use MIT's GSS-API (krb5-multidev pulls the
 # gssapi development files), python3-gssapi as a second client, tshark and
-# text2pcap (wireshark-common) to dissect the tokens hsmssp sends, and
-# faketime to move a server's clock; passwd's useradd creates the account
-# impersonation is tested with.  libclang-rt-dev holds clang's sanitizer
-# and libFuzzer runtimes (libclang_rt.fuzzer, .asan, .ubsan for `make
-# fuzz` and the fuzz-smoke step of `make check`); clang only recommends
-# it, and recommends are not installed here.
+# text2pcap (wireshark-common) to dissect the tokens hsmssp sends,
+# faketime to move a server's clock, and heimdal-kcm's kcm daemon to hold
+# a KCM: credential cache (MIT's libkrb5 speaks its protocol); passwd's
+# useradd creates the account impersonation is tested with.
+# libclang-rt-dev holds clang's sanitizer and libFuzzer runtimes
+# (libclang_rt.fuzzer, .asan, .ubsan for `make fuzz` and the fuzz-smoke
+# step of `make check`); clang only recommends it, and recommends are not
+# installed here.
 PKGS="cmake make gcc clang libclang-rt-dev pkg-config libp11-kit-dev
 libkrb5-dev libssl-dev
 libcmocka-dev libjansson-dev softhsm2 softhsm2-common libnss3 libnss3-tools
 opensc python3 perl krb5-kdc krb5-admin-server krb5-user krb5-gss-samples
-krb5-multidev python3-gssapi tshark wireshark-common faketime passwd"
+krb5-multidev python3-gssapi tshark wireshark-common faketime heimdal-kcm
+passwd"
 
 missing=""
 for p in $PKGS; do

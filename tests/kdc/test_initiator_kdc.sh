@@ -52,7 +52,8 @@ nss=/usr/lib/x86_64-linux-gnu/libsoftokn3.so
 { [ -n "$cli" ] && [ -x "$cli" ]; } || kdc_skip "HSMSSP_CLI does not name hsmssp"
 [ -f "$softhsm" ] || kdc_skip "SoftHSM2 module $softhsm missing"
 [ -f "$nss" ] || kdc_skip "NSS softoken $nss missing"
-for t in softhsm2-util pkcs11-tool gss-server faketime tshark krb5kdc; do
+for t in softhsm2-util pkcs11-tool gss-server faketime tshark krb5kdc \
+    /usr/sbin/kcm; do
     command -v "$t" >/dev/null || kdc_skip "$t missing"
 done
 dir=$HSMSSP_REALM_DIR
@@ -765,6 +766,45 @@ else
     # Not a skip of hsmssp: MIT's own kinit cannot use a keyring here
     # (a container without the keyctl system calls).
     kdc_ok "KEYRING: ccaches: the kernel offers no keyring here (MIT's kinit fails too)"
+fi
+
+# KCM: through Heimdal's kcm daemon, a KCM server nobody here wrote (MIT's
+# libkrb5 speaks its protocol).  Heimdal's kcm listens on
+# /var/run/.heim_org.h5l.kcm-socket whatever --socket-path says, and that
+# is MIT's default kcm_socket too.  A kcm already serving it (a system
+# one) is used as it is; otherwise this test starts one and stops it.  The
+# cache has a name of this run's own, under root's uid as kcm requires.
+kcm_sock=/var/run/.heim_org.h5l.kcm-socket
+kcmname=KCM:$(id -u):hsmssp-initkdc-$$
+kcm_pid=
+kcm_kinit() {
+    KRB5CCNAME=$kcmname kinit -k -t "$HSMSSP_KT_ALICE" "alice@$realm" \
+        >"$KDC_TMP/kcm.kinit" 2>&1
+}
+if ! kcm_kinit; then
+    /usr/sbin/kcm >"$KDC_TMP/kcm.log" 2>&1 </dev/null &
+    kcm_pid=$!
+    KDC_PIDS+=("$kcm_pid")
+    for _ in $(seq 50); do
+        [ -S "$kcm_sock" ] && kcm_kinit && break
+        sleep 0.1
+    done
+fi
+if KRB5CCNAME=$kcmname klist -s 2>/dev/null; then
+    client "KCM: ccache user alice" "$cfg" alice KRB5CCNAME="$kcmname"
+    # Nothing of the session key went back into the cache: it still holds
+    # just what kinit put there (the TGT) plus the service ticket hsmssp
+    # does not store (its tickets stay in its own memory).
+    kdc_assert_eq "KCM: the cache holds only kinit's TGT" \
+        "$(KRB5CCNAME=$kcmname klist 2>/dev/null | grep -c '@')" 2
+    KRB5CCNAME=$kcmname kdestroy >/dev/null 2>&1
+else
+    kdc_bad "kinit into a KCM: ccache (Heimdal's kcm)"
+    sed 's/^/     | /' "$KDC_TMP/kcm.kinit" "$KDC_TMP/kcm.log" 2>/dev/null
+fi
+if [ -n "$kcm_pid" ]; then
+    stop_pid "$kcm_pid"
+    rm -f "$kcm_sock"
 fi
 
 # ---- the end: nothing left running ------------------------------------------
