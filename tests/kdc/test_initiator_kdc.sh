@@ -792,9 +792,8 @@ if ! kcm_kinit; then
 fi
 if KRB5CCNAME=$kcmname klist -s 2>/dev/null; then
     client "KCM: ccache user alice" "$cfg" alice KRB5CCNAME="$kcmname"
-    # Nothing of the session key went back into the cache: it still holds
-    # just what kinit put there (the TGT) plus the service ticket hsmssp
-    # does not store (its tickets stay in its own memory).
+    # hsmssp writes nothing into the cache (its service tickets stay in
+    # its own memory, their keys on the token): kinit's TGT alone.
     kdc_assert_eq "KCM: the cache holds only kinit's TGT" \
         "$(KRB5CCNAME=$kcmname klist 2>/dev/null | grep -c '@')" 2
     KRB5CCNAME=$kcmname kdestroy >/dev/null 2>&1
