@@ -20,7 +20,6 @@
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,42 +31,23 @@
 
 #include "hsm/krbsw.h"
 #include "hsmssp/sspi.h"
+#include "kdcutil.h"
 #include "pacbuild.h"
 #include "provider/kerberos/kerb-int.h"
 #include "sspi/sspi-int.h"
 #include "testutil.h"
 
-static char realm_dir[512];
-static char work[600];
+/* ku_realm() and ku_work(), set by realm_setup(). */
+static const char *realm_dir, *work;
 
 /* ---- realm ----------------------------------------------------------- */
 
 static void
 realm_setup(void)
 {
-    const char *envf = getenv("HSMSSP_REALM_ENV");
-    char buf[1200], *d;
-
-    if (envf == NULL || access(envf, R_OK) != 0)
-        tu_skip("the test realm is missing (HSMSSP_REALM_ENV)");
-    snprintf(buf, sizeof(buf), "%s", envf);
-    d = dirname(buf);
-    snprintf(realm_dir, sizeof(realm_dir), "%s", d);
-    snprintf(work, sizeof(work), "%s/accept.%ld", tu_work_dir(),
-             (long)getpid());
-    mkdir(work, 0700);
-    snprintf(buf, sizeof(buf), "%s/krb5.conf", realm_dir);
-    setenv("KRB5_CONFIG", buf, 1);
-    snprintf(buf, sizeof(buf), "FILE:%s/alice.cc", work);
-    setenv("KRB5CCNAME", buf, 1);
-    snprintf(buf, sizeof(buf), "FILE:%s/none.keytab", work);
-    setenv("KRB5_KTNAME", buf, 1);
-    setenv("KRB5_CLIENT_KTNAME", buf, 1);
-    setenv("KRB5RCACHEDIR", work, 1);
-    snprintf(buf, sizeof(buf),
-             "kinit -k -t %s/alice.keytab alice@HSMSSP.TEST >/dev/null",
-             realm_dir);
-    if (system(buf) != 0)
+    realm_dir = ku_realm();
+    work = ku_work("accept", NULL);
+    if (!ku_kinit("alice", "alice.cc", false))
         fail_msg("kinit for alice failed");
 }
 
@@ -81,128 +61,32 @@ typedef struct setup {
     const char *rcache; /* NULL: a new file for this configuration */
 } setup;
 
-/* Writes an hsmssp configuration for the token and points the SSPI
- * runtime at it, then imports the service keytabs through the runtime's
- * own token (session objects must live in the process's token session). */
+/* Writes an hsmssp configuration for the token and makes it the SSPI
+ * runtime's; the service keytabs go on its token afterwards
+ * (ku_import_keytab). */
 static void
 configure(const setup *s)
 {
     static unsigned n;
-    hsm_config hc;
-    char path[700], buf[4096];
-    FILE *f;
-
-    tu_token_config(s->kind, 0, &hc);
     char rc[700];
 
     if (s->rcache != NULL)
         snprintf(rc, sizeof(rc), "%s/%s", work, s->rcache);
     else
         snprintf(rc, sizeof(rc), "%s/rcache-%u", work, n);
-    snprintf(path, sizeof(path), "%s/hsmssp-%u.conf", work, n++);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fchmod(fileno(f), 0600);
-    snprintf(buf, sizeof(buf),
-             "[token]\n    module = %s\n    uri = %s\n"
-             "[policy]\n"
-             "    permitted_enctypes = aes256-cts-hmac-sha1-96 "
-             "aes128-cts-hmac-sha1-96 aes256-cts-hmac-sha384-192 "
-             "aes128-cts-hmac-sha256-128%s\n"
-             "%s"
-             "    channel_bindings = %s\n"
-             "[kerberos]\n    rcache = %s\n",
-             hc.module, hc.token_uri ? hc.token_uri : "pkcs11:",
-             s->rc4 ? " arcfour-hmac" : "",
-             s->allow_host_op ? "    allow_host_op = krb\n" : "",
-             s->cb_policy ? s->cb_policy : "allowed", rc);
-    fputs(buf, f);
-    fclose(f);
-    assert_int_equal(HsmsspConfigureA(path), SEC_E_OK);
-}
-
-/* Imports every supported entry of a realm keytab; persistent on
- * SoftHSM2, session objects (registered with the env) on NSS. */
-static void
-import_keytab(const char *name, tu_token_kind kind, bool skip_kvno1)
-{
-    krb5_context kc;
-    krb5_keytab kt;
-    krb5_kt_cursor cur;
-    krb5_keytab_entry ent;
-    prov_env *env = NULL;
-    hsm_token *tok = NULL;
-    char path[700], *pname;
-
-    TU_OK(sspi_runtime_env(&env));
-    TU_OK(prov_env_token(env, &tok));
-    assert_int_equal(krb5_init_context(&kc), 0);
-    snprintf(path, sizeof(path), "FILE:%s/%s.keytab", realm_dir, name);
-    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
-    assert_int_equal(krb5_kt_start_seq_get(kc, kt, &cur), 0);
-    while (krb5_kt_next_entry(kc, kt, &ent, &cur) == 0) {
-        kerb_ks_entry e;
-        base_secret *k = NULL;
-        hsm_key *key = NULL;
-        hsmssp_err ret;
-
-        memset(&e, 0, sizeof(e));
-        assert_int_equal(krb5_unparse_name(kc, ent.principal, &pname), 0);
-        snprintf(e.principal, sizeof(e.principal), "%s", pname);
-        krb5_free_unparsed_name(kc, pname);
-        e.kvno = ent.vno;
-        e.etype = ent.key.enctype;
-        if (skip_kvno1 && e.kvno == 1) {
-            krb5_free_keytab_entry_contents(kc, &ent);
-            continue;
-        }
-        TU_OK(base_secret_from(ent.key.contents, ent.key.length, &k));
-        krb5_free_keytab_entry_contents(kc, &ent);
-        ret = kerb_ks_import(tok, &e, k, kind == TU_SOFTHSM, true, &key);
-        base_secret_free(k);
-        if (ret == HSMSSP_ERR_POLICY_HOST_OP)
-            continue; /* etype 23 on SoftHSM2 without H(op): a test below
-                         checks the refusal */
-        TU_OK(ret);
-        if (kind == TU_NSS)
-            TU_OK(kerb_register_session_key(env, &e, key));
-        else
-            hsm_key_free(key);
-    }
-    krb5_kt_end_seq_get(kc, kt, &cur);
-    krb5_kt_close(kc, kt);
-    krb5_free_context(kc);
-    prov_env_unref(env);
-}
-
-static void
-acquire(const char *principal, CredHandle *cred)
-{
-    TimeStamp exp;
-    SECURITY_STATUS st;
-
-    st = AcquireCredentialsHandleA((LPSTR)principal, "Kerberos",
-                                   SECPKG_CRED_INBOUND, NULL, NULL, NULL,
-                                   NULL, cred, &exp);
-    if (st != SEC_E_OK)
-        fail_msg("AcquireCredentialsHandle(%s): 0x%08x %s", principal,
-                 (unsigned)st, hsmssp_last_error_detail());
+    n++;
+    ku_configure(s->kind,
+                 "[policy]\n"
+                 "    permitted_enctypes = " KU_AES_ENCTYPES "%s\n"
+                 "%s"
+                 "    channel_bindings = %s\n"
+                 "[kerberos]\n    rcache = %s\n",
+                 s->rc4 ? " arcfour-hmac" : "",
+                 s->allow_host_op ? "    allow_host_op = krb\n" : "",
+                 s->cb_policy ? s->cb_policy : "allowed", rc);
 }
 
 /* ---- MIT initiator ---------------------------------------------------- */
-
-static void
-gss_fail(const char *what, OM_uint32 maj, OM_uint32 min)
-{
-    OM_uint32 m2, ctx = 0;
-    gss_buffer_desc b1 = {0}, b2 = {0};
-
-    gss_display_status(&m2, maj, GSS_C_GSS_CODE, GSS_C_NO_OID, &ctx, &b1);
-    ctx = 0;
-    gss_display_status(&m2, min, GSS_C_MECH_CODE, GSS_C_NO_OID, &ctx, &b2);
-    fail_msg("%s: %.*s / %.*s", what, (int)b1.length, (char *)b1.value,
-             (int)b2.length, (char *)b2.value);
-}
 
 /* The first token of a context to service@localhost. */
 static gss_ctx_id_t
@@ -210,52 +94,16 @@ mit_init(const char *svc, OM_uint32 flags, gss_channel_bindings_t cb,
          gss_buffer_desc *out)
 {
     gss_ctx_id_t g = GSS_C_NO_CONTEXT;
-    gss_name_t name;
-    gss_buffer_desc nb;
+    gss_name_t name = ku_gss_service(svc);
     OM_uint32 maj, min;
-    char s[64];
 
-    snprintf(s, sizeof(s), "%s@localhost", svc);
-    nb.value = s;
-    nb.length = strlen(s);
-    maj = gss_import_name(&min, &nb, GSS_C_NT_HOSTBASED_SERVICE, &name);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_import_name", maj, min);
     maj = gss_init_sec_context(&min, GSS_C_NO_CREDENTIAL, &g, name,
                                (gss_OID)gss_mech_krb5, flags, 0, cb,
                                GSS_C_NO_BUFFER, NULL, out, NULL, NULL);
     gss_release_name(&min, &name);
     if (GSS_ERROR(maj))
-        gss_fail("gss_init_sec_context", maj, min);
+        ku_gss_fail("gss_init_sec_context", maj, min);
     return g;
-}
-
-/* AcceptSecurityContext on one token. */
-static SECURITY_STATUS
-accept_tok(CredHandle *cred, const void *tok, size_t len, ULONG req,
-           SEC_CHANNEL_BINDINGS *scb, size_t scb_len, CtxtHandle *ctx,
-           uint8_t **out, size_t *out_len, ULONG *attrs)
-{
-    SecBuffer ib[2] = {{(ULONG)len, SECBUFFER_TOKEN, (void *)tok},
-                       {(ULONG)scb_len, SECBUFFER_CHANNEL_BINDINGS, scb}};
-    SecBuffer ob = {0, SECBUFFER_TOKEN, NULL};
-    SecBufferDesc id = {SECBUFFER_VERSION, scb ? 2 : 1, ib},
-                  od = {SECBUFFER_VERSION, 1, &ob};
-    TimeStamp exp;
-    ULONG a = 0;
-    SECURITY_STATUS st;
-
-    st = AcceptSecurityContext(cred, NULL, &id, req | ASC_REQ_ALLOCATE_MEMORY,
-                               SECURITY_NATIVE_DREP, ctx, &od, &a, &exp);
-    if (out != NULL) {
-        *out = ob.pvBuffer;
-        *out_len = ob.cbBuffer;
-    } else {
-        FreeContextBuffer(ob.pvBuffer);
-    }
-    if (attrs != NULL)
-        *attrs = a;
-    return st;
 }
 
 static const ULONG asc_std = ASC_REQ_MUTUAL_AUTH | ASC_REQ_REPLAY_DETECT |
@@ -271,27 +119,21 @@ establish(CredHandle *cred, const char *svc, OM_uint32 flags,
     gss_buffer_desc t1 = {0}, in;
     gss_ctx_id_t g;
     gss_name_t name;
-    gss_buffer_desc nb;
     uint8_t *rep = NULL;
     size_t rep_len = 0;
     OM_uint32 maj, min;
     SECURITY_STATUS st;
-    char s[64];
 
     g = mit_init(svc, flags, GSS_C_NO_CHANNEL_BINDINGS, &t1);
-    st = accept_tok(cred, t1.value, t1.length, asc_std, NULL, 0, ctx, &rep,
-                    &rep_len, attrs);
+    st = ku_asc(cred, t1.value, t1.length, asc_std, NULL, 0, ctx, &rep,
+                &rep_len, attrs);
     gss_release_buffer(&min, &t1);
     if (st != SEC_E_OK)
         fail_msg("AcceptSecurityContext(%s): 0x%08x %s", svc, (unsigned)st,
                  hsmssp_last_error_detail());
     if (flags & GSS_C_MUTUAL_FLAG) {
         assert_true(rep_len > 0);
-        snprintf(s, sizeof(s), "%s@localhost", svc);
-        nb.value = s;
-        nb.length = strlen(s);
-        maj = gss_import_name(&min, &nb, GSS_C_NT_HOSTBASED_SERVICE, &name);
-        assert_false(GSS_ERROR(maj));
+        name = ku_gss_service(svc);
         in.value = rep;
         in.length = rep_len;
         maj = gss_init_sec_context(&min, GSS_C_NO_CREDENTIAL, &g, name,
@@ -300,7 +142,7 @@ establish(CredHandle *cred, const char *svc, OM_uint32 flags,
                                    &t1, NULL, NULL);
         gss_release_name(&min, &name);
         if (maj != GSS_S_COMPLETE)
-            gss_fail("gss_init_sec_context (AP-REP)", maj, min);
+            ku_gss_fail("gss_init_sec_context (AP-REP)", maj, min);
         gss_release_buffer(&min, &t1);
     } else {
         assert_int_equal(rep_len, 0);
@@ -311,130 +153,6 @@ establish(CredHandle *cred, const char *svc, OM_uint32 flags,
 
 /* ---- messages -------------------------------------------------------- */
 
-/* gss_wrap -> DecryptMessage(STREAM + DATA). */
-static void
-mit_to_hsmssp(gss_ctx_id_t g, CtxtHandle *h, const uint8_t *msg, size_t n,
-              int conf)
-{
-    gss_buffer_desc in = {n, (void *)msg}, out = {0};
-    OM_uint32 maj, min;
-    int state = 0;
-    SecBuffer b[2];
-    SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
-    ULONG qop = 0;
-    SECURITY_STATUS st;
-
-    maj = gss_wrap(&min, g, conf, GSS_C_QOP_DEFAULT, &in, &state, &out);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_wrap", maj, min);
-    b[0] = (SecBuffer){(ULONG)out.length, SECBUFFER_STREAM, out.value};
-    b[1] = (SecBuffer){0, SECBUFFER_DATA, NULL};
-    st = DecryptMessage(h, &d, 0, &qop);
-    if (st != SEC_E_OK)
-        fail_msg("DecryptMessage(%zu bytes, conf %d): 0x%08x %s", n, conf,
-                 (unsigned)st, hsmssp_last_error_detail());
-    assert_int_equal(b[1].cbBuffer, n);
-    if (n > 0)
-        assert_memory_equal(b[1].pvBuffer, msg, n);
-    assert_int_equal(qop, conf ? 0 : SECQOP_WRAP_NO_ENCRYPT);
-    gss_release_buffer(&min, &out);
-}
-
-/* EncryptMessage(TOKEN + DATA + PADDING) -> gss_unwrap of TOKEN || DATA
- * || PADDING. */
-static void
-hsmssp_to_mit(gss_ctx_id_t g, CtxtHandle *h, const uint8_t *msg, size_t n,
-              bool conf)
-{
-    SecPkgContext_Sizes sz;
-    uint8_t *tok, *data, pad[16], *all;
-    SecBuffer b[3];
-    SecBufferDesc d = {SECBUFFER_VERSION, 3, b};
-    gss_buffer_desc in, out = {0};
-    OM_uint32 maj, min;
-    int state = 0;
-    size_t total;
-    SECURITY_STATUS st;
-
-    assert_int_equal(QueryContextAttributesA(h, SECPKG_ATTR_SIZES, &sz),
-                     SEC_E_OK);
-    tok = malloc(sz.cbSecurityTrailer);
-    data = malloc(n + 1);
-    assert_non_null(tok);
-    assert_non_null(data);
-    if (n > 0)
-        memcpy(data, msg, n);
-    b[0] = (SecBuffer){sz.cbSecurityTrailer, SECBUFFER_TOKEN, tok};
-    b[1] = (SecBuffer){(ULONG)n, SECBUFFER_DATA, data};
-    b[2] = (SecBuffer){sz.cbBlockSize, SECBUFFER_PADDING, pad};
-    st = EncryptMessage(h, conf ? 0 : SECQOP_WRAP_NO_ENCRYPT, &d, 0);
-    if (st != SEC_E_OK)
-        fail_msg("EncryptMessage: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
-    if (conf && n > 16)
-        assert_memory_not_equal(data, msg, n);
-    total = b[0].cbBuffer + b[1].cbBuffer + b[2].cbBuffer;
-    all = malloc(total + 1);
-    assert_non_null(all);
-    memcpy(all, tok, b[0].cbBuffer);
-    memcpy(all + b[0].cbBuffer, data, b[1].cbBuffer);
-    memcpy(all + b[0].cbBuffer + b[1].cbBuffer, pad, b[2].cbBuffer);
-    in.value = all;
-    in.length = total;
-    maj = gss_unwrap(&min, g, &in, &out, &state, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_unwrap", maj, min);
-    assert_int_equal(state, conf ? 1 : 0);
-    assert_int_equal(out.length, n);
-    if (n > 0)
-        assert_memory_equal(out.value, msg, n);
-    gss_release_buffer(&min, &out);
-    free(all);
-    free(tok);
-    free(data);
-}
-
-static void
-mics(gss_ctx_id_t g, CtxtHandle *h, const uint8_t *msg, size_t n)
-{
-    SecPkgContext_Sizes sz;
-    gss_buffer_desc in = {n, (void *)msg}, mic = {0};
-    OM_uint32 maj, min;
-    uint8_t *sig;
-    SecBuffer b[2];
-    SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
-    SECURITY_STATUS st;
-
-    /* MIT -> hsmssp */
-    maj = gss_get_mic(&min, g, GSS_C_QOP_DEFAULT, &in, &mic);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_get_mic", maj, min);
-    b[0] = (SecBuffer){(ULONG)n, SECBUFFER_DATA, (void *)msg};
-    b[1] = (SecBuffer){(ULONG)mic.length, SECBUFFER_TOKEN, mic.value};
-    st = VerifySignature(h, &d, 0, NULL);
-    if (st != SEC_E_OK)
-        fail_msg("VerifySignature: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
-    gss_release_buffer(&min, &mic);
-    /* hsmssp -> MIT */
-    assert_int_equal(QueryContextAttributesA(h, SECPKG_ATTR_SIZES, &sz),
-                     SEC_E_OK);
-    sig = malloc(sz.cbMaxSignature);
-    assert_non_null(sig);
-    b[0] = (SecBuffer){(ULONG)n, SECBUFFER_DATA, (void *)msg};
-    b[1] = (SecBuffer){sz.cbMaxSignature, SECBUFFER_TOKEN, sig};
-    st = MakeSignature(h, 0, &d, 0);
-    if (st != SEC_E_OK)
-        fail_msg("MakeSignature: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
-    mic.value = sig;
-    mic.length = b[1].cbBuffer;
-    maj = gss_verify_mic(&min, g, &in, &mic, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_verify_mic", maj, min);
-    free(sig);
-}
-
 static void
 exchange(gss_ctx_id_t g, CtxtHandle *h)
 {
@@ -444,11 +162,11 @@ exchange(gss_ctx_id_t g, CtxtHandle *h)
     assert_non_null(msg);
     for (size_t i = 0; i < BASE_ARRAY_LEN(lens); i++) {
         tu_fill(msg, lens[i], (uint32_t)i);
-        mit_to_hsmssp(g, h, msg, lens[i], 1);
-        mit_to_hsmssp(g, h, msg, lens[i], 0);
-        hsmssp_to_mit(g, h, msg, lens[i], true);
-        hsmssp_to_mit(g, h, msg, lens[i], false);
-        mics(g, h, msg, lens[i]);
+        ku_mit_to_hsmssp(g, h, msg, lens[i], 1);
+        ku_mit_to_hsmssp(g, h, msg, lens[i], 0);
+        ku_hsmssp_to_mit(h, g, msg, lens[i], true);
+        ku_hsmssp_to_mit(h, g, msg, lens[i], false);
+        ku_mics(h, g, msg, lens[i]);
     }
     free(msg);
 }
@@ -459,22 +177,12 @@ check_ctx_objects(CtxtHandle *h)
 {
     sspi_slot *s = sspi_handle_get(h, SSPI_CTX, false);
     kerb_ctx *c;
-    unsigned long objs[64];
-    size_t n;
 
     assert_non_null(s);
     c = s->obj;
-    n = hsm_key_objects(c->key, objs, BASE_ARRAY_LEN(objs));
-    assert_true(n >= 1);
-    for (size_t i = 0; i < n && i < BASE_ARRAY_LEN(objs); i++) {
-        bool sens = false, extr = true;
-        unsigned long rv = 0;
-
-        TU_OK(hsm_object_check(c->tok, objs[i], &sens, &extr, &rv));
-        assert_true(sens);
-        assert_false(extr);
-        assert_int_equal(rv, 0x11); /* CKR_ATTRIBUTE_SENSITIVE */
-    }
+    /* The key's objects are on the context's own token. */
+    assert_ptr_equal(hsm_key_token(c->key), c->tok);
+    ku_check_key_hidden(c->key, "context key");
     sspi_handle_put(s);
 }
 
@@ -489,13 +197,13 @@ run_matrix(tu_token_kind kind)
 
     configure(&s);
     for (size_t i = 0; i < BASE_ARRAY_LEN(svcs); i++)
-        import_keytab(svcs[i], kind, false);
+        ku_import_keytab(svcs[i], kind, false);
     for (size_t i = 0; i < BASE_ARRAY_LEN(svcs); i++) {
         char princ[64];
         CredHandle cred;
 
         snprintf(princ, sizeof(princ), "%s/localhost@HSMSSP.TEST", svcs[i]);
-        acquire(princ, &cred);
+        ku_acquire(princ, SECPKG_CRED_INBOUND, &cred);
         for (int mutual = 0; mutual < 2; mutual++) {
             OM_uint32 f = GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG |
                           GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG |
@@ -552,10 +260,10 @@ softhsm_runtime(bool rc4, bool host_op, const char *cb_policy)
     setup s = {TU_SOFTHSM, host_op, rc4, cb_policy, NULL};
 
     configure(&s);
-    import_keytab("e17", TU_SOFTHSM, false);
-    import_keytab("e18", TU_SOFTHSM, false);
+    ku_import_keytab("e17", TU_SOFTHSM, false);
+    ku_import_keytab("e18", TU_SOFTHSM, false);
     if (rc4)
-        import_keytab("e23", TU_SOFTHSM, false);
+        ku_import_keytab("e23", TU_SOFTHSM, false);
 }
 
 static const OM_uint32 std_flags = GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG |
@@ -596,8 +304,8 @@ test_rc4_nss(void **state)
 
     (void)state;
     configure(&s);
-    import_keytab("e23", TU_NSS, false);
-    acquire("e23/localhost@HSMSSP.TEST", &cred);
+    ku_import_keytab("e23", TU_NSS, false);
+    ku_acquire("e23/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     rc4_contexts(&cred);
     FreeCredentialsHandle(&cred);
 }
@@ -609,7 +317,7 @@ test_rc4_softhsm_host_op(void **state)
 
     (void)state;
     softhsm_runtime(true, true, NULL);
-    acquire("e23/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e23/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     rc4_contexts(&cred);
     FreeCredentialsHandle(&cred);
 }
@@ -632,10 +340,10 @@ test_rc4_refused(void **state)
         setup s = {TU_SOFTHSM, true, false, NULL, NULL};
         configure(&s);
     }
-    acquire(NULL, &cred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &cred);
     g = mit_init("e23", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
-    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
-                    NULL, NULL);
+    st = ku_asc(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL, NULL,
+                NULL);
     assert_int_equal(st, SEC_E_ALGORITHM_MISMATCH);
     assert_non_null(strstr(hsmssp_last_error_detail(), "arcfour-hmac"));
     gss_release_buffer(&min, &t);
@@ -657,16 +365,16 @@ test_mutated_ap_req(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = mit_init("e18", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
     copy = malloc(t.length);
     assert_non_null(copy);
     /* Every truncation fails cleanly. */
     for (size_t n = 0; n < t.length; n++) {
         CtxtHandle h;
-        SECURITY_STATUS st = accept_tok(&cred, t.value, n,
-                                        asc_std & ~ASC_REQ_REPLAY_DETECT,
-                                        NULL, 0, &h, NULL, NULL, NULL);
+        SECURITY_STATUS st =
+            ku_asc(&cred, t.value, n, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
+                   0, &h, NULL, NULL, NULL);
 
         assert_true(st != SEC_E_OK);
         assert_true(strlen(hsmssp_last_error_detail()) > 0);
@@ -681,9 +389,9 @@ test_mutated_ap_req(void **state)
 
             memcpy(copy, t.value, t.length);
             copy[i] ^= (uint8_t)(1u << bit);
-            st = accept_tok(&cred, copy, t.length,
-                            asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
-                            NULL, NULL, NULL);
+            st =
+                ku_asc(&cred, copy, t.length, asc_std & ~ASC_REQ_REPLAY_DETECT,
+                       NULL, 0, &h, NULL, NULL, NULL);
             tries++;
             if (st == SEC_E_OK) {
                 oks++;
@@ -708,21 +416,6 @@ test_mutated_ap_req(void **state)
 /* ---- replay ------------------------------------------------------------ */
 
 static void
-check_krb_error(const uint8_t *tok, size_t len, int32_t code)
-{
-    base_der oid, inner, msg;
-    unsigned id;
-    kerb_error e;
-
-    TU_OK(kerb_gss_unframe(base_der_view(tok, len), &oid, &inner));
-    assert_true(kerb_gss_is_krb5_oid(oid));
-    TU_OK(kerb_gss_tok_id(inner, &id, &msg));
-    assert_int_equal(id, KERB_TOK_ERROR);
-    TU_OK(kerb_dec_error(msg, &e));
-    assert_int_equal(e.code, code);
-}
-
-static void
 test_replay(void **state)
 {
     CredHandle cred;
@@ -739,20 +432,20 @@ test_replay(void **state)
         setup s1 = {TU_SOFTHSM, false, false, NULL, "rcache-replay"};
 
         configure(&s1);
-        import_keytab("e18", TU_SOFTHSM, false);
+        ku_import_keytab("e18", TU_SOFTHSM, false);
     }
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = mit_init("e18", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
-    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
-                    NULL, NULL);
+    st = ku_asc(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL, NULL,
+                NULL);
     assert_int_equal(st, SEC_E_OK);
     DeleteSecurityContext(&h);
-    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err,
-                    &err_len, NULL);
+    st = ku_asc(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err, &err_len,
+                NULL);
     assert_int_equal(st, SEC_E_INVALID_TOKEN);
     assert_non_null(strstr(hsmssp_last_error_detail(), "replay"));
     assert_false(SecIsValidHandle(&h));
-    check_krb_error(err, err_len, KERB_AP_ERR_REPEAT);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_REPEAT);
     FreeContextBuffer(err);
     /* A "restart": a new runtime (new token session, new replay cache
      * handle) on the same replay cache file still refuses it. */
@@ -762,9 +455,9 @@ test_replay(void **state)
 
         configure(&s2);
     }
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
-    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
-                    NULL, NULL);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
+    st = ku_asc(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL, NULL,
+                NULL);
     assert_int_equal(st, SEC_E_INVALID_TOKEN);
     assert_non_null(strstr(hsmssp_last_error_detail(), "replay"));
     FreeCredentialsHandle(&cred);
@@ -773,21 +466,6 @@ test_replay(void **state)
 }
 
 /* ---- channel bindings ------------------------------------------------- */
-
-/* SEC_CHANNEL_BINDINGS with only application data, in one buffer. */
-static SEC_CHANNEL_BINDINGS *
-make_scb(const char *app, size_t *len_out)
-{
-    size_t n = sizeof(SEC_CHANNEL_BINDINGS) + strlen(app);
-    SEC_CHANNEL_BINDINGS *b = calloc(1, n);
-
-    assert_non_null(b);
-    b->cbApplicationDataLength = (ULONG)strlen(app);
-    b->dwApplicationDataOffset = sizeof(*b);
-    memcpy((uint8_t *)b + sizeof(*b), app, strlen(app));
-    *len_out = n;
-    return b;
-}
 
 static SECURITY_STATUS
 try_bindings(CredHandle *cred, const char *client_app, const char *server_app)
@@ -809,9 +487,9 @@ try_bindings(CredHandle *cred, const char *client_app, const char *server_app)
     g = mit_init("e18", std_flags & ~GSS_C_MUTUAL_FLAG,
                  client_app ? &cb : GSS_C_NO_CHANNEL_BINDINGS, &t);
     if (server_app != NULL)
-        scb = make_scb(server_app, &scb_len);
-    st = accept_tok(cred, t.value, t.length, asc_std & ~ASC_REQ_REPLAY_DETECT,
-                    scb, scb_len, &h, NULL, NULL, NULL);
+        scb = ku_make_scb(server_app, &scb_len);
+    st = ku_asc(cred, t.value, t.length, asc_std & ~ASC_REQ_REPLAY_DETECT, scb,
+                scb_len, &h, NULL, NULL, NULL);
     if (st == SEC_E_OK)
         DeleteSecurityContext(&h);
     free(scb);
@@ -827,7 +505,7 @@ test_bindings(void **state)
 
     (void)state;
     softhsm_runtime(false, false, "allowed");
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     assert_int_equal(try_bindings(&cred, "tls-server-end-point:abc",
                                   "tls-server-end-point:abc"),
                      SEC_E_OK);
@@ -841,14 +519,14 @@ test_bindings(void **state)
     FreeCredentialsHandle(&cred);
 
     softhsm_runtime(false, false, "required");
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     assert_int_equal(try_bindings(&cred, NULL, "tls-server-end-point:abc"),
                      SEC_E_BAD_BINDINGS);
     assert_int_equal(try_bindings(&cred, "x", "x"), SEC_E_OK);
     FreeCredentialsHandle(&cred);
 
     softhsm_runtime(false, false, "never");
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     assert_int_equal(try_bindings(&cred, "x", "y"), SEC_E_OK);
     FreeCredentialsHandle(&cred);
 }
@@ -873,15 +551,15 @@ test_wrong_principal_and_kvno(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
-    acquire(NULL, &any);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &any);
     /* An e17 ticket to an e18 credential. */
     g = mit_init("e17", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
-    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err,
-                    &err_len, NULL);
+    st = ku_asc(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err, &err_len,
+                NULL);
     assert_int_equal(st, SEC_E_WRONG_PRINCIPAL);
     assert_non_null(strstr(hsmssp_last_error_detail(), "e17/localhost"));
-    check_krb_error(err, err_len, KERB_AP_ERR_NOT_US);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_NOT_US);
     /* MIT reads the KRB-ERROR as the acceptor's answer. */
     in.value = err;
     in.length = err_len;
@@ -898,12 +576,12 @@ test_wrong_principal_and_kvno(void **state)
     }
     assert_true(GSS_ERROR(maj));
     if (min2 != (OM_uint32)KRB5KRB_AP_ERR_NOT_US)
-        gss_fail("MIT reading the KRB-ERROR", maj, min2);
+        ku_gss_fail("MIT reading the KRB-ERROR", maj, min2);
     gss_release_name(&min2, &name);
     FreeContextBuffer(err);
     /* The "any principal" credential takes it. */
-    st = accept_tok(&any, t.value, t.length, asc_std & ~ASC_REQ_REPLAY_DETECT,
-                    NULL, 0, &h, NULL, NULL, NULL);
+    st = ku_asc(&any, t.value, t.length, asc_std & ~ASC_REQ_REPLAY_DETECT,
+                NULL, 0, &h, NULL, NULL, NULL);
     assert_int_equal(st, SEC_E_OK);
     DeleteSecurityContext(&h);
     gss_release_buffer(&min, &t);
@@ -930,7 +608,7 @@ test_wrong_principal_and_kvno(void **state)
         assert_true(r == HSMSSP_OK || r == HSMSSP_ERR_KEY_NOT_FOUND);
         prov_env_unref(env);
     }
-    import_keytab("host", TU_SOFTHSM, false);
+    ku_import_keytab("host", TU_SOFTHSM, false);
     {
         prov_env *env = NULL;
         hsm_token *tok = NULL;
@@ -944,20 +622,20 @@ test_wrong_principal_and_kvno(void **state)
         assert_int_equal(n, 4);
         prov_env_unref(env);
     }
-    acquire("host/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("host/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = mit_init("host", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
-    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err,
-                    &err_len, NULL);
+    st = ku_asc(&cred, t.value, t.length, asc_std, NULL, 0, &h, &err, &err_len,
+                NULL);
     assert_int_equal(st, SEC_E_DECRYPT_FAILURE);
     assert_non_null(strstr(hsmssp_last_error_detail(), "kvno 2"));
-    check_krb_error(err, err_len, KERB_AP_ERR_BADKEYVER);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_BADKEYVER);
     FreeContextBuffer(err);
     FreeCredentialsHandle(&cred);
     /* With kvno 2 back, the same ticket is accepted (both kvnos now). */
-    import_keytab("host", TU_SOFTHSM, false);
-    acquire("host/localhost@HSMSSP.TEST", &cred);
-    st = accept_tok(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL,
-                    NULL, NULL);
+    ku_import_keytab("host", TU_SOFTHSM, false);
+    ku_acquire("host/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
+    st = ku_asc(&cred, t.value, t.length, asc_std, NULL, 0, &h, NULL, NULL,
+                NULL);
     assert_int_equal(st, SEC_E_OK);
     DeleteSecurityContext(&h);
     FreeCredentialsHandle(&cred);
@@ -975,7 +653,7 @@ mit_wrap(gss_ctx_id_t g, const char *msg, int conf)
 
     maj = gss_wrap(&min, g, conf, GSS_C_QOP_DEFAULT, &in, NULL, &out);
     if (GSS_ERROR(maj))
-        gss_fail("gss_wrap", maj, min);
+        ku_gss_fail("gss_wrap", maj, min);
     return out;
 }
 
@@ -1007,7 +685,7 @@ test_message_attacks(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = establish(&cred, "e18", std_flags, &h, NULL);
     a = mit_wrap(g, "first", 1);
     b = mit_wrap(g, "second", 1);
@@ -1098,7 +776,7 @@ test_signonly_iov(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire(NULL, &cred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &cred);
     for (int svc = 0; svc < 2; svc++) {
         g = establish(&cred, svc ? "e17" : "e18",
                       std_flags & ~GSS_C_MUTUAL_FLAG, &h, NULL);
@@ -1118,7 +796,7 @@ test_signonly_iov(void **state)
         iov[3].buffer = (gss_buffer_desc){sizeof(d2), d2};
         maj = gss_wrap_iov(&min, g, 1, GSS_C_QOP_DEFAULT, &state2, iov, 4);
         if (GSS_ERROR(maj))
-            gss_fail("gss_wrap_iov", maj, min);
+            ku_gss_fail("gss_wrap_iov", maj, min);
         assert_true(iov[0].buffer.length <= sizeof(hdr));
         memcpy(hdr, iov[0].buffer.value, iov[0].buffer.length);
         b[0] = (SecBuffer){(ULONG)iov[0].buffer.length, SECBUFFER_TOKEN, hdr};
@@ -1162,7 +840,7 @@ test_signonly_iov(void **state)
         iov[3].buffer = (gss_buffer_desc){sizeof(d2), d2};
         maj = gss_unwrap_iov(&min, g, &state2, NULL, iov, 4);
         if (GSS_ERROR(maj))
-            gss_fail("gss_unwrap_iov of hsmssp's token", maj, min);
+            ku_gss_fail("gss_unwrap_iov of hsmssp's token", maj, min);
         {
             uint8_t w1[40];
 
@@ -1193,7 +871,7 @@ test_pac_and_attributes(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = establish(&cred, "e18", std_flags, &h, NULL);
     /* MIT's KDC puts a PAC in the ticket; its server signature was
      * checked on the token with the service key. */
@@ -1239,7 +917,7 @@ test_delegation(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     for (int want = 0; want < 2; want++) {
         CtxtHandle h;
         ULONG attrs = 0;
@@ -1247,33 +925,22 @@ test_delegation(void **state)
 
         g = mit_init("e18", std_flags | GSS_C_DELEG_FLAG,
                      GSS_C_NO_CHANNEL_BINDINGS, &t);
-        st = accept_tok(&cred, t.value, t.length,
-                        asc_std | (want ? ASC_REQ_DELEGATE : 0), NULL, 0,
-                        &h, NULL, NULL, &attrs);
+        st = ku_asc(&cred, t.value, t.length,
+                    asc_std | (want ? ASC_REQ_DELEGATE : 0), NULL, 0, &h, NULL,
+                    NULL, &attrs);
         assert_int_equal(st, SEC_E_OK);
         assert_int_equal((attrs & ASC_RET_DELEGATE) != 0, want);
         if (want) {
             /* The delegated TGT's session key is on the token. */
             sspi_slot *s = sspi_handle_get(&h, SSPI_CTX, false);
             kerb_ctx *c = s->obj;
-            unsigned long objs[16];
-            size_t n;
 
             assert_non_null(c->deleg);
             assert_string_equal(c->deleg->client, "alice@HSMSSP.TEST");
             assert_string_equal(c->deleg->server,
                                 "krbtgt/HSMSSP.TEST@HSMSSP.TEST");
-            n = hsm_key_objects(c->deleg->key, objs, 16);
-            assert_true(n >= 1);
-            for (size_t i = 0; i < n; i++) {
-                bool sens = false, extr = true;
-                unsigned long rv = 0;
-
-                TU_OK(hsm_object_check(c->tok, objs[i], &sens, &extr, &rv));
-                assert_true(sens);
-                assert_false(extr);
-                assert_int_equal(rv, 0x11);
-            }
+            assert_ptr_equal(hsm_key_token(c->deleg->key), c->tok);
+            ku_check_key_hidden(c->deleg->key, "delegated TGT key");
             sspi_handle_put(s);
         }
         DeleteSecurityContext(&h);
@@ -1294,7 +961,7 @@ test_handles(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = establish(&cred, "e18", std_flags, &h, NULL);
     stale = h;
     assert_int_equal(DeleteSecurityContext(&h), SEC_E_OK);
@@ -1328,7 +995,7 @@ test_fork(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = establish(&cred, "e18", std_flags, &h, NULL);
     pid = fork();
     assert_true(pid >= 0);
@@ -1347,7 +1014,7 @@ test_fork(void **state)
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    mit_to_hsmssp(g, &h, (const uint8_t *)"after fork", 10, 1);
+    ku_mit_to_hsmssp(g, &h, (const uint8_t *)"after fork", 10, 1);
     DeleteSecurityContext(&h);
     gss_delete_sec_context(&min, &g, GSS_C_NO_BUFFER);
     FreeCredentialsHandle(&cred);
@@ -1408,7 +1075,7 @@ test_threads(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = establish(&cred, "e18", std_flags, &h, NULL);
     for (size_t i = 0; i < N; i++)
         toks[i] = mit_wrap(g, "threaded message", 1);
@@ -1438,12 +1105,12 @@ test_limits(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     big = calloc(1, n);
     assert_non_null(big);
-    assert_int_equal(accept_tok(&cred, big, n, asc_std, NULL, 0, &h, NULL,
-                                NULL, NULL),
-                     SEC_E_INVALID_TOKEN);
+    assert_int_equal(
+        ku_asc(&cred, big, n, asc_std, NULL, 0, &h, NULL, NULL, NULL),
+        SEC_E_INVALID_TOKEN);
     assert_non_null(strstr(hsmssp_last_error_detail(), "max_token_size"));
     /* 0x60 framing, the OID, AP-REQ id, then 2000 nested SEQUENCEs. */
     big[o++] = 0x60;
@@ -1460,9 +1127,9 @@ test_limits(void **state)
         big[o++] = 0x30;
         big[o++] = 0x00;
     }
-    assert_int_equal(accept_tok(&cred, big, o, asc_std, NULL, 0, &h, NULL,
-                                NULL, NULL),
-                     SEC_E_INVALID_TOKEN);
+    assert_int_equal(
+        ku_asc(&cred, big, o, asc_std, NULL, 0, &h, NULL, NULL, NULL),
+        SEC_E_INVALID_TOKEN);
     free(big);
     FreeCredentialsHandle(&cred);
 }
@@ -1685,29 +1352,29 @@ test_ticket_times(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = mit_init("e18", std_flags, GSS_C_NO_CHANNEL_BINDINGS, &t);
     tok = rewrite_ap_req(&t, NULL, expire, NULL, false, &len);
-    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
-                    0, &h, &err, &err_len, NULL);
+    st = ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                &err, &err_len, NULL);
     assert_int_equal(st, SEC_E_CONTEXT_EXPIRED);
     assert_non_null(strstr(hsmssp_last_error_detail(), "expired"));
-    check_krb_error(err, err_len, KERB_AP_ERR_TKT_EXPIRED);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_TKT_EXPIRED);
     FreeContextBuffer(err);
     free(tok);
     tok = rewrite_ap_req(&t, NULL, postdate, NULL, false, &len);
-    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
-                    0, &h, &err, &err_len, NULL);
+    st = ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                &err, &err_len, NULL);
     assert_int_equal(st, SEC_E_TIME_SKEW);
     assert_non_null(strstr(hsmssp_last_error_detail(), "future"));
-    check_krb_error(err, err_len, KERB_AP_ERR_TKT_NYV);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_TKT_NYV);
     FreeContextBuffer(err);
     free(tok);
     /* The untouched ticket, rewritten without change, still works (the
      * rewriting itself is sound). */
     tok = rewrite_ap_req(&t, NULL, NULL, NULL, false, &len);
-    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
-                    0, &h, NULL, NULL, NULL);
+    st = ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                NULL, NULL, NULL);
     assert_int_equal(st, SEC_E_OK);
     DeleteSecurityContext(&h);
     free(tok);
@@ -1732,15 +1399,14 @@ test_context_expiry(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = mit_init("e18", std_flags & ~GSS_C_MUTUAL_FLAG,
                  GSS_C_NO_CHANNEL_BINDINGS, &t);
     tok = rewrite_ap_req(&t, NULL, NULL, NULL, false, &len);
-    assert_int_equal(accept_tok(&cred, tok, len,
-                                asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0,
-                                &h, NULL, NULL, NULL),
+    assert_int_equal(ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT,
+                            NULL, 0, &h, NULL, NULL, NULL),
                      SEC_E_OK);
-    mit_to_hsmssp(g, &h, (const uint8_t *)"before", 6, 1);
+    ku_mit_to_hsmssp(g, &h, (const uint8_t *)"before", 6, 1);
     /* Let the ticket run out: move the context's end time into the past
      * (the acceptor reads the clock at each call). */
     s = sspi_handle_get(&h, SSPI_CTX, false);
@@ -1782,7 +1448,7 @@ test_pac_logon_info(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     memset(&logon, 0, sizeof(logon));
     logon.effective_name = "alice";
     logon.full_name = "Alice Example";
@@ -1808,8 +1474,8 @@ test_pac_logon_info(void **state)
     g = mit_init("e18", std_flags & ~GSS_C_MUTUAL_FLAG,
                  GSS_C_NO_CHANNEL_BINDINGS, &t);
     tok = rewrite_ap_req(&t, &o, NULL, NULL, false, &len);
-    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
-                    0, &h, NULL, NULL, NULL);
+    st = ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                NULL, NULL, NULL);
     if (st != SEC_E_OK)
         fail_msg("accepting the rebuilt ticket: %s",
                  hsmssp_last_error_detail());
@@ -1833,8 +1499,8 @@ test_pac_logon_info(void **state)
 
     /* 2. Altered after signing: refused. */
     tok = rewrite_ap_req(&t, &o, NULL, NULL, true, &len);
-    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
-                    0, &h, NULL, NULL, NULL);
+    st = ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                NULL, NULL, NULL);
     assert_int_equal(st, SEC_E_MESSAGE_ALTERED);
     free(tok);
 
@@ -1842,8 +1508,8 @@ test_pac_logon_info(void **state)
     memset(wrong, 0x42, sizeof(wrong));
     keys.server_used = wrong;
     tok = rewrite_ap_req(&t, &o, NULL, NULL, false, &len);
-    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
-                    0, &h, NULL, NULL, NULL);
+    st = ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                NULL, NULL, NULL);
     assert_int_equal(st, SEC_E_MESSAGE_ALTERED);
     assert_non_null(strstr(hsmssp_last_error_detail(),
                            "PAC server signature"));
@@ -1853,8 +1519,8 @@ test_pac_logon_info(void **state)
     /* 4. Correctly signed but naming another client: refused. */
     o.client_name = "mallory";
     tok = rewrite_ap_req(&t, &o, NULL, NULL, false, &len);
-    st = accept_tok(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL,
-                    0, &h, NULL, NULL, NULL);
+    st = ku_asc(&cred, tok, len, asc_std & ~ASC_REQ_REPLAY_DETECT, NULL, 0, &h,
+                NULL, NULL, NULL);
     assert_int_equal(st, SEC_E_LOGON_DENIED);
     assert_non_null(strstr(hsmssp_last_error_detail(),
                            "CLIENT_INFO name does not match"));
@@ -1882,10 +1548,10 @@ test_arrival_buffers_released(void **state)
 
     (void)state;
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     /* Warm up: the engine keeps one secure scratch buffer per thread. */
     g[0] = establish(&cred, "e18", std_flags, &h[0], NULL);
-    mit_to_hsmssp(g[0], &h[0], (const uint8_t *)"warm", 4, 1);
+    ku_mit_to_hsmssp(g[0], &h[0], (const uint8_t *)"warm", 4, 1);
     before = base_secmem_in_use();
     for (int i = 1; i < 6; i++) {
         g[i] = establish(&cred, "e18",
@@ -1920,14 +1586,14 @@ test_many_contexts(void **state)
     assert_non_null(h);
     assert_non_null(g);
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     for (int i = 0; i < N; i++)
         g[i] = establish(&cred, "e18", std_flags & ~GSS_C_MUTUAL_FLAG, &h[i],
                          NULL);
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < N; i++) {
-            mit_to_hsmssp(g[i], &h[i], (const uint8_t *)"many", 4, 1);
-            hsmssp_to_mit(g[i], &h[i], (const uint8_t *)"many", 4, true);
+            ku_mit_to_hsmssp(g[i], &h[i], (const uint8_t *)"many", 4, 1);
+            ku_hsmssp_to_mit(&h[i], g[i], (const uint8_t *)"many", 4, true);
         }
     for (int i = 0; i < N; i++) {
         assert_int_equal(DeleteSecurityContext(&h[i]), SEC_E_OK);
@@ -1939,33 +1605,6 @@ test_many_contexts(void **state)
 }
 
 /* ---- ImpersonateSecurityContext ---------------------------------------- */
-
-/* Writes a copy of the realm's krb5.conf whose realm maps alice to
- * local_name (auth_to_local_names), and points KRB5_CONFIG at it. */
-static void
-map_alice_to(const char *local_name)
-{
-    char src[700], dst[700], line[1024];
-    FILE *in, *out;
-
-    snprintf(src, sizeof(src), "%s/krb5.conf", realm_dir);
-    snprintf(dst, sizeof(dst), "%s/krb5-map-%s.conf", work, local_name);
-    in = fopen(src, "r");
-    out = fopen(dst, "w");
-    assert_non_null(in);
-    assert_non_null(out);
-    while (fgets(line, sizeof(line), in) != NULL) {
-        fputs(line, out);
-        if (strstr(line, "kdc = ") != NULL)
-            fprintf(out,
-                    "        auth_to_local_names = {\n"
-                    "            alice = %s\n        }\n",
-                    local_name);
-    }
-    fclose(in);
-    fclose(out);
-    setenv("KRB5_CONFIG", dst, 1);
-}
 
 typedef struct imp_arg {
     CtxtHandle *h;
@@ -2026,11 +1665,11 @@ test_impersonation(void **state)
     assert_non_null(pw);
 
     softhsm_runtime(false, false, NULL);
-    acquire("e18/localhost@HSMSSP.TEST", &cred);
+    ku_acquire("e18/localhost@HSMSSP.TEST", SECPKG_CRED_INBOUND, &cred);
     g = establish(&cred, "e18", std_flags, &h, NULL);
 
     /* Mapped: the thread acts as the account, and only that thread. */
-    map_alice_to(user);
+    ku_map_to_local("alice", user);
     memset(&a, 0, sizeof(a));
     a.h = &h;
     a.uid = pw->pw_uid;
@@ -2051,7 +1690,7 @@ test_impersonation(void **state)
     assert_int_equal(setfsuid((uid_t)-1), 0);
 
     /* Mapped to an account that does not exist: refused with a reason. */
-    map_alice_to("nosuchaccount-hsmssp");
+    ku_map_to_local("alice", "nosuchaccount-hsmssp");
     assert_int_equal(ImpersonateSecurityContext(&h), SEC_E_NO_IMPERSONATION);
     assert_true(strlen(hsmssp_last_error_detail()) > 0);
     assert_int_equal(setfsuid((uid_t)-1), 0);

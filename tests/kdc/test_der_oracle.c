@@ -77,7 +77,6 @@
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -90,6 +89,7 @@
 
 #include "../fuzz/krbparse.h"
 #include "hsmssp/sspi.h"
+#include "kdcutil.h"
 #include "provider/kerberos/kerb-int.h"
 #include "provider/kerberos/kerb_asn1-int.h"
 #include "sspi/sspi-int.h"
@@ -163,13 +163,12 @@ void krb5_free_etype_info(krb5_context, krb5_etype_info_entry **);
 void krb5_free_pa_enc_ts(krb5_context, krb5_pa_enc_ts *);
 
 static krb5_context kc;
-static char realm_dir[512];
-static char work[600];
+static const char *realm_dir, *work; /* ku_realm(), ku_work() */
 static const char *seed_dir; /* --write-seeds DIR */
 static unsigned n_seeds;
 static bool seeded_etypes;
 
-#define REALM "HSMSSP.TEST"
+#define REALM KU_REALM
 
 static const int32_t all_etypes[] = {17, 18, 19, 20, 23};
 
@@ -971,62 +970,24 @@ seed_plain(const char *name, enum kp_sel sel, base_der in)
 static void
 realm_setup(void)
 {
-    const char *envf = getenv("HSMSSP_REALM_ENV");
-    char buf[1200], *d;
-
-    if (envf == NULL || access(envf, R_OK) != 0)
-        tu_skip("the test realm is missing (HSMSSP_REALM_ENV)");
-    snprintf(buf, sizeof(buf), "%s", envf);
-    d = dirname(buf);
-    snprintf(realm_dir, sizeof(realm_dir), "%s", d);
-    snprintf(work, sizeof(work), "%s/oracle.%ld", tu_work_dir(),
-             (long)getpid());
-    mkdir(work, 0700);
-    snprintf(buf, sizeof(buf), "%s/krb5.conf", realm_dir);
-    setenv("KRB5_CONFIG", buf, 1);
-    snprintf(buf, sizeof(buf), "FILE:%s/alice.cc", work);
-    setenv("KRB5CCNAME", buf, 1);
-    snprintf(buf, sizeof(buf), "FILE:%s/none.keytab", work);
-    setenv("KRB5_KTNAME", buf, 1);
-    setenv("KRB5_CLIENT_KTNAME", buf, 1);
-    setenv("KRB5RCACHEDIR", work, 1);
-    snprintf(buf, sizeof(buf),
-             "kinit -f -k -t %s/alice.keytab alice@" REALM " >/dev/null",
-             realm_dir);
-    if (system(buf) != 0)
+    realm_dir = ku_realm();
+    work = ku_work("oracle", NULL);
+    /* Forwardable: the delegation cases carry alice's TGT in a
+     * KRB-CRED. */
+    if (!ku_kinit("alice", "alice.cc", true))
         tu_skip("kinit for alice failed");
     if (krb5_init_context(&kc) != 0)
         tu_skip("krb5_init_context failed");
 }
 
-static void
-gss_fail(const char *what, OM_uint32 maj, OM_uint32 min)
-{
-    OM_uint32 m2, ctx = 0;
-    gss_buffer_desc b1 = {0}, b2 = {0};
-
-    gss_display_status(&m2, maj, GSS_C_GSS_CODE, GSS_C_NO_OID, &ctx, &b1);
-    ctx = 0;
-    gss_display_status(&m2, min, GSS_C_MECH_CODE, GSS_C_NO_OID, &ctx, &b2);
-    fail_msg("%s: %.*s / %.*s", what, (int)b1.length, (char *)b1.value,
-             (int)b2.length, (char *)b2.value);
-}
-
+/* The service name eNN@localhost. */
 static gss_name_t
 svc_name(int32_t etype)
 {
-    char s[64];
-    gss_buffer_desc nb;
-    gss_name_t name;
-    OM_uint32 maj, min;
+    char s[16];
 
-    snprintf(s, sizeof(s), "e%d@localhost", (int)etype);
-    nb.value = s;
-    nb.length = strlen(s);
-    maj = gss_import_name(&min, &nb, GSS_C_NT_HOSTBASED_SERVICE, &name);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_import_name", maj, min);
-    return name;
+    snprintf(s, sizeof(s), "e%d", (int)etype);
+    return ku_gss_service(s);
 }
 
 /* MIT's initial context token for service eNN; *g keeps the context. */
@@ -1042,7 +1003,7 @@ mit_init(int32_t etype, OM_uint32 flags, gss_ctx_id_t *g, gss_buffer_desc *out)
         GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL, out, NULL, NULL);
     gss_release_name(&min, &name);
     if (GSS_ERROR(maj))
-        gss_fail("gss_init_sec_context", maj, min);
+        ku_gss_fail("gss_init_sec_context", maj, min);
 }
 
 /* The message inside an initial context token, checking the token id. */
@@ -1063,22 +1024,11 @@ unframe(const void *tok, size_t len, unsigned want_id)
 static krb5_keyblock *
 kt_key(int32_t etype, krb5_kvno kvno)
 {
-    char path[700], princ[64];
-    krb5_keytab kt;
-    krb5_principal p;
-    krb5_keytab_entry ent;
-    krb5_keyblock *out = NULL;
+    char name[16], princ[64];
 
-    snprintf(path, sizeof(path), "FILE:%s/e%d.keytab", realm_dir, (int)etype);
+    snprintf(name, sizeof(name), "e%d", (int)etype);
     snprintf(princ, sizeof(princ), "e%d/localhost@" REALM, (int)etype);
-    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
-    assert_int_equal(krb5_parse_name(kc, princ, &p), 0);
-    assert_int_equal(krb5_kt_get_entry(kc, kt, p, kvno, etype, &ent), 0);
-    assert_int_equal(krb5_copy_keyblock(kc, &ent.key, &out), 0);
-    krb5_free_keytab_entry_contents(kc, &ent);
-    krb5_free_principal(kc, p);
-    krb5_kt_close(kc, kt);
-    return out;
+    return ku_keytab_key(kc, name, princ, kvno, etype);
 }
 
 /* krb5_c_decrypt into a new krb5_data (free with krb5_free_data_contents);
@@ -1116,26 +1066,14 @@ static void
 hsmssp_runtime(void)
 {
     static unsigned n;
-    hsm_config hc;
     prov_env *env = NULL;
     hsm_token *tok = NULL;
-    char path[700], buf[4096];
-    FILE *f;
 
-    tu_token_config(TU_NSS, 0, &hc);
-    snprintf(path, sizeof(path), "%s/hsmssp-%u.conf", work, n);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fchmod(fileno(f), 0600);
-    snprintf(buf, sizeof(buf),
-             "[token]\n    module = %s\n    uri = %s\n"
-             "[policy]\n    permitted_enctypes = DEFAULT arcfour-hmac\n"
-             "[kerberos]\n    rcache = %s/rcache-%u\n",
-             hc.module, hc.token_uri, work, n);
+    ku_configure(TU_NSS,
+                 "[policy]\n    permitted_enctypes = DEFAULT arcfour-hmac\n"
+                 "[kerberos]\n    rcache = %s/rcache-%u\n",
+                 work, n);
     n++;
-    fputs(buf, f);
-    fclose(f);
-    assert_int_equal(HsmsspConfigureA(path), SEC_E_OK);
     TU_OK(sspi_runtime_env(&env));
     TU_OK(prov_env_token(env, &tok));
     for (size_t i = 0; i < BASE_ARRAY_LEN(all_etypes); i++) {
@@ -1156,20 +1094,6 @@ hsmssp_runtime(void)
         TU_OK(kerb_register_session_key(env, &e, key));
     }
     prov_env_unref(env);
-}
-
-static void
-acquire(const char *principal, CredHandle *cred)
-{
-    TimeStamp exp;
-    SECURITY_STATUS st;
-
-    st = AcquireCredentialsHandleA((LPSTR)principal, "Kerberos",
-                                   SECPKG_CRED_INBOUND, NULL, NULL, NULL, NULL,
-                                   cred, &exp);
-    if (st != SEC_E_OK)
-        fail_msg("AcquireCredentialsHandle: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
 }
 
 /* AcceptSecurityContext on tok; the output token (AP-REP or KRB-ERROR)
@@ -1209,22 +1133,14 @@ static const OM_uint32 gss_flags = GSS_C_MUTUAL_FLAG | GSS_C_REPLAY_FLAG |
 
 /* ---- MIT acceptor ------------------------------------------------------ */
 
+/* MIT's acceptor credential for eNN/localhost. */
 static gss_cred_id_t
 mit_acceptor_cred(int32_t etype)
 {
-    char kt[700];
-    gss_key_value_element_desc el = {"keytab", kt};
-    gss_key_value_set_desc store = {1, &el};
-    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
-    OM_uint32 maj, min;
+    char name[16];
 
-    snprintf(kt, sizeof(kt), "FILE:%s/e%d.keytab", realm_dir, (int)etype);
-    maj = gss_acquire_cred_from(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                GSS_C_NO_OID_SET, GSS_C_ACCEPT, &store, &cred,
-                                NULL, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_acquire_cred_from", maj, min);
-    return cred;
+    snprintf(name, sizeof(name), "e%d", (int)etype);
+    return ku_mit_acceptor(name);
 }
 
 /* gss_accept_sec_context on tok; returns the major status and the output
@@ -1487,14 +1403,14 @@ run_etype(int32_t etype, CredHandle *cred)
                                    NULL, NULL);
         gss_release_name(&min, &name);
         if (maj != GSS_S_COMPLETE)
-            gss_fail("MIT initiator on hsmssp's AP-REP", maj, min);
+            ku_gss_fail("MIT initiator on hsmssp's AP-REP", maj, min);
         gss_release_buffer(&min, &t2);
     }
     FreeContextBuffer(rep);
     /* MIT's acceptor on the same AP-REQ (its own replay cache). */
     maj = mit_accept(mcred, tok.value, tok.length, &out);
     if (maj != GSS_S_COMPLETE)
-        gss_fail("gss_accept_sec_context", maj, 0);
+        ku_gss_fail("gss_accept_sec_context", maj, 0);
     check_ap_rep(etype, "mit", out.value, out.length, &o, full);
     gss_release_buffer(&min, &out);
 
@@ -1528,7 +1444,7 @@ test_captured(void **state)
 
     (void)state;
     hsmssp_runtime();
-    acquire(NULL, &cred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &cred);
     for (size_t i = 0; i < BASE_ARRAY_LEN(all_etypes); i++)
         run_etype(all_etypes[i], &cred);
     FreeCredentialsHandle(&cred);
@@ -1551,7 +1467,7 @@ test_errors(void **state)
 
     (void)state;
     hsmssp_runtime();
-    acquire("e18/localhost@" REALM, &cred);
+    ku_acquire("e18/localhost@" REALM, SECPKG_CRED_INBOUND, &cred);
     mcred = mit_acceptor_cred(18);
     mit_init(17, gss_flags, &g, &tok);
     assert_int_not_equal(
@@ -2138,22 +2054,10 @@ kdc_send(bool tcp, base_der req, size_t *len_out)
 static krb5_keyblock *
 user_key(const char *user, krb5_enctype etype)
 {
-    char path[700], princ[64];
-    krb5_keytab kt;
-    krb5_principal p;
-    krb5_keytab_entry ent;
-    krb5_keyblock *out = NULL;
+    char princ[64];
 
-    snprintf(path, sizeof(path), "FILE:%s/%s.keytab", realm_dir, user);
     snprintf(princ, sizeof(princ), "%s@" REALM, user);
-    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
-    assert_int_equal(krb5_parse_name(kc, princ, &p), 0);
-    assert_int_equal(krb5_kt_get_entry(kc, kt, p, 0, etype, &ent), 0);
-    assert_int_equal(krb5_copy_keyblock(kc, &ent.key, &out), 0);
-    krb5_free_keytab_entry_contents(kc, &ent);
-    krb5_free_principal(kc, p);
-    krb5_kt_close(kc, kt);
-    return out;
+    return ku_keytab_key(kc, user, princ, 0, etype);
 }
 
 /* krb5_c_encrypt of plain into an EncryptedData (cipher in *store,

@@ -42,7 +42,6 @@
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
-#include <libgen.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -55,6 +54,7 @@
 #include <unistd.h>
 
 #include "hsmssp/sspi.h"
+#include "kdcutil.h"
 #include "provider/kerberos/kerb-int.h"
 #include "sspi/sspi-int.h"
 #include "testutil.h"
@@ -71,61 +71,33 @@
 
 #define REALM "HSMSSP.TEST"
 #define SVCACCT "svcacct@" REALM
-#define CKR_ATTRIBUTE_SENSITIVE 0x11ul
 
-static char realm_dir[512];
-static char work[600];
+/* ku_realm() and ku_work(), set by realm_setup(). */
+static const char *realm_dir, *work;
 static char dave_pw[64];
 
 /* ---- realm ----------------------------------------------------------- */
 
-/* kinit for alice into FILE:path, and KRB5CCNAME pointing at it. */
+/* kinit for alice into FILE:<work>/name, and KRB5CCNAME pointing at it. */
 static void
 kinit_alice(const char *name)
 {
-    char cmd[1500], cc[800];
-
-    snprintf(cc, sizeof(cc), "%s/%s", work, name);
-    unlink(cc);
-    snprintf(cmd, sizeof(cmd),
-             "kinit -k -t %s/alice.keytab -c FILE:%s alice@" REALM
-             " >/dev/null",
-             realm_dir, cc);
-    if (system(cmd) != 0)
+    if (!ku_kinit("alice", name, false))
         fail_msg("kinit for alice failed");
-    snprintf(cmd, sizeof(cmd), "FILE:%s", cc);
-    setenv("KRB5CCNAME", cmd, 1);
 }
 
 static void
 realm_setup(void)
 {
-    const char *envf = getenv("HSMSSP_REALM_ENV");
-    char buf[1200], *d;
-    FILE *f;
+    char buf[1200];
 
-    if (envf == NULL || access(envf, R_OK) != 0)
-        tu_skip("the test realm is missing (HSMSSP_REALM_ENV)");
-    snprintf(buf, sizeof(buf), "%s", envf);
-    d = dirname(buf);
-    snprintf(realm_dir, sizeof(realm_dir), "%s", d);
-    snprintf(work, sizeof(work), "%s/init.%ld", tu_work_dir(), (long)getpid());
-    mkdir(work, 0700);
-    snprintf(buf, sizeof(buf), "%s/krb5.conf", realm_dir);
-    setenv("KRB5_CONFIG", buf, 1);
-    snprintf(buf, sizeof(buf), "FILE:%s/none.keytab", work);
-    setenv("KRB5_KTNAME", buf, 1);
-    setenv("KRB5_CLIENT_KTNAME", buf, 1);
-    setenv("KRB5RCACHEDIR", work, 1);
+    realm_dir = ku_realm();
+    work = ku_work("init", NULL);
     /* `hsmssp kinit` files of this process only. */
     snprintf(buf, sizeof(buf), "%s/tickets", work);
     setenv("HSMSSP_TICKET_DIR", buf, 1);
-    snprintf(buf, sizeof(buf), "%s/dave.pw", realm_dir);
-    f = fopen(buf, "r");
-    if (f == NULL || fgets(dave_pw, sizeof(dave_pw), f) == NULL)
-        fail_msg("cannot read %s", buf);
-    fclose(f);
-    dave_pw[strcspn(dave_pw, "\n")] = '\0';
+    if (!ku_realm_secret("dave.pw", dave_pw, sizeof(dave_pw)))
+        fail_msg("cannot read %s/dave.pw", realm_dir);
     kinit_alice("alice.cc");
 }
 
@@ -161,95 +133,39 @@ static const char *const kt_names[] = {"svcacct", "e17", "e18",   "e19",
 static unsigned softhsm_imported;
 static unsigned softhsm_rc4_imported;
 
+/* Writes an hsmssp configuration for *s and makes it the SSPI
+ * runtime's. */
 static void
 configure(const setup *s)
 {
     static unsigned n;
-    hsm_config hc;
-    char path[700], buf[4096];
-    FILE *f;
+    char tail[256] = "";
+    size_t len = 0;
 
-    tu_token_config(s->kind, 0, &hc);
-    snprintf(path, sizeof(path), "%s/hsmssp-%u.conf", work, n);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fchmod(fileno(f), 0600);
-    snprintf(
-        buf, sizeof(buf),
-        "[token]\n    module = %s\n    uri = %s\n"
-        "[policy]\n"
-        "    permitted_enctypes = aes256-cts-hmac-sha1-96 "
-        "aes128-cts-hmac-sha1-96 aes256-cts-hmac-sha384-192 "
-        "aes128-cts-hmac-sha256-128%s\n"
-        "%s"
-        "    allow_delegation = %s\n"
-        "    ignore_ok_as_delegate = %s\n"
-        "    channel_bindings = %s\n"
-        "[kerberos]\n    rcache = %s/rcache-%u\n",
-        hc.module,
-        hc.token_uri ? hc.token_uri : "pkcs11:", s->rc4 ? " arcfour-hmac" : "",
-        s->rc4 ? "    allow_host_op = krb\n" : "", s->deleg ? "true" : "false",
-        s->ignore_ok ? "true" : "false", s->cb ? s->cb : "allowed", work, n);
-    fputs(buf, f);
+    /* The optional [kerberos] lines, only when set: the library's
+     * defaults are what the other cases test. */
     if (s->lifetime > 0)
-        fprintf(f, "    ticket_lifetime = %d\n", s->lifetime);
+        len += (size_t)snprintf(tail + len, sizeof(tail) - len,
+                                "    ticket_lifetime = %d\n", s->lifetime);
     if (s->renew > 0)
-        fprintf(f, "    renew_lifetime = %d\n", s->renew);
+        len += (size_t)snprintf(tail + len, sizeof(tail) - len,
+                                "    renew_lifetime = %d\n", s->renew);
     if (s->skew > 0 || s->skew_zero)
-        fprintf(f, "    clock_skew = %d\n", s->skew);
-    fclose(f);
+        snprintf(tail + len, sizeof(tail) - len, "    clock_skew = %d\n",
+                 s->skew);
+    ku_configure(s->kind,
+                 "[policy]\n"
+                 "    permitted_enctypes = " KU_AES_ENCTYPES "%s\n"
+                 "%s"
+                 "    allow_delegation = %s\n"
+                 "    ignore_ok_as_delegate = %s\n"
+                 "    channel_bindings = %s\n"
+                 "[kerberos]\n    rcache = %s/rcache-%u\n%s",
+                 s->rc4 ? " arcfour-hmac" : "",
+                 s->rc4 ? "    allow_host_op = krb\n" : "",
+                 s->deleg ? "true" : "false", s->ignore_ok ? "true" : "false",
+                 s->cb ? s->cb : "allowed", work, n, tail);
     n++;
-    assert_int_equal(HsmsspConfigureA(path), SEC_E_OK);
-}
-
-/* Imports every entry of a realm keytab the runtime's token can take:
- * persistent on SoftHSM2 (replacing what is there), session objects
- * registered with the env on NSS. */
-static void
-import_keytab(const char *name, tu_token_kind kind)
-{
-    krb5_context kc;
-    krb5_keytab kt;
-    krb5_kt_cursor cur;
-    krb5_keytab_entry ent;
-    prov_env *env = NULL;
-    hsm_token *tok = NULL;
-    char path[700], *pname;
-
-    TU_OK(sspi_runtime_env(&env));
-    TU_OK(prov_env_token(env, &tok));
-    assert_int_equal(krb5_init_context(&kc), 0);
-    snprintf(path, sizeof(path), "FILE:%s/%s.keytab", realm_dir, name);
-    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
-    assert_int_equal(krb5_kt_start_seq_get(kc, kt, &cur), 0);
-    while (krb5_kt_next_entry(kc, kt, &ent, &cur) == 0) {
-        kerb_ks_entry e;
-        base_secret *k = NULL;
-        hsm_key *key = NULL;
-        hsmssp_err ret;
-
-        memset(&e, 0, sizeof(e));
-        assert_int_equal(krb5_unparse_name(kc, ent.principal, &pname), 0);
-        snprintf(e.principal, sizeof(e.principal), "%s", pname);
-        krb5_free_unparsed_name(kc, pname);
-        e.kvno = ent.vno;
-        e.etype = ent.key.enctype;
-        TU_OK(base_secret_from(ent.key.contents, ent.key.length, &k));
-        krb5_free_keytab_entry_contents(kc, &ent);
-        ret = kerb_ks_import(tok, &e, k, kind == TU_SOFTHSM, true, &key);
-        base_secret_free(k);
-        if (ret == HSMSSP_ERR_POLICY_HOST_OP)
-            continue; /* arcfour-hmac on SoftHSM2 without H(op) */
-        TU_OK(ret);
-        if (kind == TU_NSS)
-            TU_OK(kerb_register_session_key(env, &e, key));
-        else
-            hsm_key_free(key);
-    }
-    krb5_kt_end_seq_get(kc, kt, &cur);
-    krb5_kt_close(kc, kt);
-    krb5_free_context(kc);
-    prov_env_unref(env);
 }
 
 /* A new runtime for *s with the keytabs of mask on its token. */
@@ -267,7 +183,7 @@ runtime(const setup *s, unsigned mask)
         if (s->kind == TU_SOFTHSM && (softhsm_imported & bit) &&
             (!s->rc4 || (softhsm_rc4_imported & bit)))
             continue;
-        import_keytab(kt_names[i], s->kind);
+        ku_import_keytab(kt_names[i], s->kind, false);
         if (s->kind == TU_SOFTHSM) {
             softhsm_imported |= bit;
             if (s->rc4)
@@ -285,28 +201,6 @@ std_runtime(void)
 }
 
 /* ---- credentials -------------------------------------------------------- */
-
-static SECURITY_STATUS
-try_acquire(const char *principal, ULONG use, SEC_WINNT_AUTH_IDENTITY_A *id,
-            CredHandle *cred)
-{
-    TimeStamp exp;
-
-    return AcquireCredentialsHandleA((LPSTR)principal, "Kerberos", use, NULL,
-                                     id, NULL, NULL, cred, &exp);
-}
-
-static void
-acquire(const char *principal, ULONG use, CredHandle *cred)
-{
-    SECURITY_STATUS st = try_acquire(principal, use, NULL, cred);
-
-    if (st != SEC_E_OK)
-        fail_msg("AcquireCredentialsHandle(%s, %s): 0x%08x %s",
-                 principal ? principal : "NULL",
-                 use == SECPKG_CRED_OUTBOUND ? "outbound" : "inbound",
-                 (unsigned)st, hsmssp_last_error_detail());
-}
 
 /* The credential behind a handle (the test reads its ticket cache);
  * release with sspi_handle_put(*slot). */
@@ -328,31 +222,6 @@ ctx_obj(CtxtHandle *h, sspi_slot **slot)
 
 /* ---- key hygiene ------------------------------------------------------- */
 
-/* Every PKCS#11 object of the key is sensitive, not extractable, and
- * refuses CKA_VALUE.  Returns how many objects were checked. */
-static size_t
-check_key_hidden(hsm_key *k, const char *what)
-{
-    unsigned long objs[64];
-    size_t n;
-
-    assert_non_null(k);
-    n = hsm_key_objects(k, objs, BASE_ARRAY_LEN(objs));
-    if (n == 0)
-        fail_msg("%s: no PKCS#11 object", what);
-    for (size_t i = 0; i < n && i < BASE_ARRAY_LEN(objs); i++) {
-        bool sens = false, extr = true;
-        unsigned long rv = 0;
-
-        TU_OK(hsm_object_check(hsm_key_token(k), objs[i], &sens, &extr, &rv));
-        if (!sens || extr || rv != CKR_ATTRIBUTE_SENSITIVE)
-            fail_msg("%s: object %lu sensitive %d extractable %d "
-                     "CKA_VALUE rv 0x%lx",
-                     what, objs[i], sens, extr, rv);
-    }
-    return n;
-}
-
 /* Every key an outbound credential holds: the TGT's and every cached
  * ticket's session key, and the long-term keys it keeps for refreshes
  * (token keys or password-derived ones).  Returns the number of keys. */
@@ -367,15 +236,15 @@ check_cred_keys(CredHandle *h)
     assert_non_null(o);
     pthread_mutex_lock(&o->lock);
     if (o->tgt != NULL) {
-        check_key_hidden(o->tgt->key, "TGT session key");
+        ku_check_key_hidden(o->tgt->key, "TGT session key");
         keys++;
     }
     for (size_t i = 0; i < o->n_cache; i++) {
-        check_key_hidden(o->cache[i].t->key, o->cache[i].name);
+        ku_check_key_hidden(o->cache[i].t->key, o->cache[i].name);
         keys++;
     }
     for (size_t i = 0; i < o->n_lt; i++) {
-        check_key_hidden(o->lt[i].key, "long-term key");
+        ku_check_key_hidden(o->lt[i].key, "long-term key");
         keys++;
     }
     pthread_mutex_unlock(&o->lock);
@@ -389,7 +258,7 @@ check_ctx_key(CtxtHandle *h)
     sspi_slot *s;
     kerb_ctx *c = ctx_obj(h, &s);
 
-    check_key_hidden(c->key, "context message key");
+    ku_check_key_hidden(c->key, "context message key");
     sspi_handle_put(s);
 }
 
@@ -430,33 +299,6 @@ isc(CredHandle *cred, CtxtHandle *ctx, bool first, const char *target,
         id.cBuffers ? &id : NULL, 0, ctx, &od, &x->attrs, &x->expiry);
     x->out = ob.pvBuffer;
     x->out_len = ob.cbBuffer;
-    return st;
-}
-
-static SECURITY_STATUS
-asc(CredHandle *cred, const void *tok, size_t len, ULONG req,
-    SEC_CHANNEL_BINDINGS *scb, size_t scb_len, CtxtHandle *ctx, uint8_t **out,
-    size_t *out_len, ULONG *attrs)
-{
-    SecBuffer ib[2] = {{(ULONG)len, SECBUFFER_TOKEN, (void *)tok},
-                       {(ULONG)scb_len, SECBUFFER_CHANNEL_BINDINGS, scb}};
-    SecBuffer ob = {0, SECBUFFER_TOKEN, NULL};
-    SecBufferDesc id = {SECBUFFER_VERSION, scb ? 2 : 1, ib},
-                  od = {SECBUFFER_VERSION, 1, &ob};
-    TimeStamp exp;
-    ULONG a = 0;
-    SECURITY_STATUS st;
-
-    st = AcceptSecurityContext(cred, NULL, &id, req | ASC_REQ_ALLOCATE_MEMORY,
-                               SECURITY_NATIVE_DREP, ctx, &od, &a, &exp);
-    if (out != NULL) {
-        *out = ob.pvBuffer;
-        *out_len = ob.cbBuffer;
-    } else {
-        FreeContextBuffer(ob.pvBuffer);
-    }
-    if (attrs != NULL)
-        *attrs = a;
     return st;
 }
 
@@ -504,7 +346,8 @@ establish(CredHandle *icred, CredHandle *acred, const char *target, ULONG ireq,
         fail_msg("InitializeSecurityContext(%s): 0x%08x %s", target,
                  (unsigned)st, hsmssp_last_error_detail());
     assert_true(x.out_len > 0);
-    st = asc(acred, x.out, x.out_len, areq, NULL, 0, actx, &rep, &rep_len, &a);
+    st = ku_asc(acred, x.out, x.out_len, areq, NULL, 0, actx, &rep, &rep_len,
+                &a);
     FreeContextBuffer(x.out);
     if (st != SEC_E_OK)
         fail_msg("AcceptSecurityContext(%s): 0x%08x %s", target, (unsigned)st,
@@ -538,39 +381,15 @@ static void
 send_sealed(CtxtHandle *from, CtxtHandle *to, const uint8_t *msg, size_t n,
             bool conf, bool stream)
 {
-    SecPkgContext_Sizes sz;
-    uint8_t *tok, *data, pad[16], *all = NULL;
-    SecBuffer b[3];
-    SecBufferDesc d = {SECBUFFER_VERSION, 3, b};
+    struct ku_sealed s;
+    SecBuffer *b = s.b;
+    SecBufferDesc d = {SECBUFFER_VERSION, 3, s.b};
     ULONG qop = 0;
     SECURITY_STATUS st;
 
-    assert_int_equal(QueryContextAttributesA(from, SECPKG_ATTR_SIZES, &sz),
-                     SEC_E_OK);
-    tok = malloc(sz.cbSecurityTrailer);
-    data = malloc(n + 1);
-    assert_non_null(tok);
-    assert_non_null(data);
-    if (n > 0)
-        memcpy(data, msg, n);
-    b[0] = (SecBuffer){sz.cbSecurityTrailer, SECBUFFER_TOKEN, tok};
-    b[1] = (SecBuffer){(ULONG)n, SECBUFFER_DATA, data};
-    b[2] = (SecBuffer){sz.cbBlockSize, SECBUFFER_PADDING, pad};
-    st = EncryptMessage(from, conf ? 0 : SECQOP_WRAP_NO_ENCRYPT, &d, 0);
-    if (st != SEC_E_OK)
-        fail_msg("EncryptMessage: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
-    if (conf && n > 16)
-        assert_memory_not_equal(data, msg, n);
+    ku_seal(from, msg, n, conf, &s);
     if (stream) {
-        size_t total = b[0].cbBuffer + b[1].cbBuffer + b[2].cbBuffer;
-
-        all = malloc(total + 1);
-        assert_non_null(all);
-        memcpy(all, tok, b[0].cbBuffer);
-        memcpy(all + b[0].cbBuffer, data, b[1].cbBuffer);
-        memcpy(all + b[0].cbBuffer + b[1].cbBuffer, pad, b[2].cbBuffer);
-        b[0] = (SecBuffer){(ULONG)total, SECBUFFER_STREAM, all};
+        b[0] = (SecBuffer){(ULONG)s.total, SECBUFFER_STREAM, s.all};
         b[1] = (SecBuffer){0, SECBUFFER_DATA, NULL};
         d.cBuffers = 2;
     } else {
@@ -586,9 +405,7 @@ send_sealed(CtxtHandle *from, CtxtHandle *to, const uint8_t *msg, size_t n,
     if (n > 0)
         assert_memory_equal(b[1].pvBuffer, msg, n);
     assert_int_equal(qop, conf ? 0 : SECQOP_WRAP_NO_ENCRYPT);
-    free(all);
-    free(tok);
-    free(data);
+    ku_sealed_free(&s);
 }
 
 static void
@@ -652,43 +469,6 @@ exchange(CtxtHandle *i, CtxtHandle *a, bool long_ones)
 
 /* ---- MIT's acceptor ---------------------------------------------------- */
 
-static void
-gss_fail(const char *what, OM_uint32 maj, OM_uint32 min)
-{
-    OM_uint32 m2, mctx = 0;
-    gss_buffer_desc b1 = {0}, b2 = {0};
-
-    gss_display_status(&m2, maj, GSS_C_GSS_CODE, GSS_C_NO_OID, &mctx, &b1);
-    mctx = 0;
-    gss_display_status(&m2, min, GSS_C_MECH_CODE, GSS_C_NO_OID, &mctx, &b2);
-    fail_msg("%s: %.*s / %.*s", what, (int)b1.length, (char *)b1.value,
-             (int)b2.length, (char *)b2.value);
-}
-
-/* An acceptor credential of MIT's for every key of the realm keytab
- * name.keytab. */
-static gss_cred_id_t
-mit_acceptor_cred(const char *name)
-{
-    char kt[700];
-    gss_key_value_element_desc el;
-    gss_key_value_set_desc store;
-    gss_OID_set_desc mechs = {1, (gss_OID)gss_mech_krb5};
-    gss_cred_id_t c = GSS_C_NO_CREDENTIAL;
-    OM_uint32 maj, min;
-
-    snprintf(kt, sizeof(kt), "FILE:%s/%s.keytab", realm_dir, name);
-    el.key = "keytab";
-    el.value = kt;
-    store.count = 1;
-    store.elements = &el;
-    maj = gss_acquire_cred_from(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs,
-                                GSS_C_ACCEPT, &store, &c, NULL, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_acquire_cred_from", maj, min);
-    return c;
-}
-
 /* hsmssp initiator -> MIT acceptor: the established MIT context, and
  * (deleg_out not NULL) the credential delegated to it. */
 static gss_ctx_id_t
@@ -717,7 +497,7 @@ establish_mit(CredHandle *icred, gss_cred_id_t acred, const char *target,
                                &src, NULL, &out, &flags, NULL, &deleg);
     FreeContextBuffer(x.out);
     if (maj != GSS_S_COMPLETE)
-        gss_fail("gss_accept_sec_context", maj, min);
+        ku_gss_fail("gss_accept_sec_context", maj, min);
     /* MIT names the client hsmssp authenticated as. */
     assert_false(GSS_ERROR(gss_display_name(&min, src, &srcb, NULL)));
     assert_int_equal(srcb.length, strlen(SVCACCT));
@@ -748,117 +528,6 @@ establish_mit(CredHandle *icred, gss_cred_id_t acred, const char *target,
     return g;
 }
 
-/* EncryptMessage -> gss_unwrap of TOKEN || DATA || PADDING. */
-static void
-hsmssp_to_mit(CtxtHandle *h, gss_ctx_id_t g, const uint8_t *msg, size_t n,
-              bool conf)
-{
-    SecPkgContext_Sizes sz;
-    uint8_t *tok, *data, pad[16], *all;
-    SecBuffer b[3];
-    SecBufferDesc d = {SECBUFFER_VERSION, 3, b};
-    gss_buffer_desc in, out = {0};
-    OM_uint32 maj, min;
-    int state = 0;
-    size_t total;
-
-    assert_int_equal(QueryContextAttributesA(h, SECPKG_ATTR_SIZES, &sz),
-                     SEC_E_OK);
-    tok = malloc(sz.cbSecurityTrailer);
-    data = malloc(n + 1);
-    assert_non_null(tok);
-    assert_non_null(data);
-    if (n > 0)
-        memcpy(data, msg, n);
-    b[0] = (SecBuffer){sz.cbSecurityTrailer, SECBUFFER_TOKEN, tok};
-    b[1] = (SecBuffer){(ULONG)n, SECBUFFER_DATA, data};
-    b[2] = (SecBuffer){sz.cbBlockSize, SECBUFFER_PADDING, pad};
-    if (EncryptMessage(h, conf ? 0 : SECQOP_WRAP_NO_ENCRYPT, &d, 0) !=
-        SEC_E_OK)
-        fail_msg("EncryptMessage: %s", hsmssp_last_error_detail());
-    total = b[0].cbBuffer + b[1].cbBuffer + b[2].cbBuffer;
-    all = malloc(total + 1);
-    assert_non_null(all);
-    memcpy(all, tok, b[0].cbBuffer);
-    memcpy(all + b[0].cbBuffer, data, b[1].cbBuffer);
-    memcpy(all + b[0].cbBuffer + b[1].cbBuffer, pad, b[2].cbBuffer);
-    in.value = all;
-    in.length = total;
-    maj = gss_unwrap(&min, g, &in, &out, &state, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_unwrap of hsmssp's token", maj, min);
-    assert_int_equal(state, conf ? 1 : 0);
-    assert_int_equal(out.length, n);
-    if (n > 0)
-        assert_memory_equal(out.value, msg, n);
-    gss_release_buffer(&min, &out);
-    free(all);
-    free(tok);
-    free(data);
-}
-
-/* gss_wrap -> DecryptMessage(STREAM + DATA). */
-static void
-mit_to_hsmssp(gss_ctx_id_t g, CtxtHandle *h, const uint8_t *msg, size_t n,
-              int conf)
-{
-    gss_buffer_desc in = {n, (void *)msg}, out = {0};
-    OM_uint32 maj, min;
-    SecBuffer b[2];
-    SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
-    ULONG qop = 0;
-    SECURITY_STATUS st;
-
-    maj = gss_wrap(&min, g, conf, GSS_C_QOP_DEFAULT, &in, NULL, &out);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_wrap", maj, min);
-    b[0] = (SecBuffer){(ULONG)out.length, SECBUFFER_STREAM, out.value};
-    b[1] = (SecBuffer){0, SECBUFFER_DATA, NULL};
-    st = DecryptMessage(h, &d, 0, &qop);
-    if (st != SEC_E_OK)
-        fail_msg("DecryptMessage of MIT's token: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
-    assert_int_equal(b[1].cbBuffer, n);
-    if (n > 0)
-        assert_memory_equal(b[1].pvBuffer, msg, n);
-    assert_int_equal(qop, conf ? 0 : SECQOP_WRAP_NO_ENCRYPT);
-    gss_release_buffer(&min, &out);
-}
-
-static void
-mics_mit(CtxtHandle *h, gss_ctx_id_t g, const uint8_t *msg, size_t n)
-{
-    SecPkgContext_Sizes sz;
-    gss_buffer_desc in = {n, (void *)msg}, mic = {0};
-    OM_uint32 maj, min;
-    uint8_t *sig;
-    SecBuffer b[2];
-    SecBufferDesc d = {SECBUFFER_VERSION, 2, b};
-
-    maj = gss_get_mic(&min, g, GSS_C_QOP_DEFAULT, &in, &mic);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_get_mic", maj, min);
-    b[0] = (SecBuffer){(ULONG)n, SECBUFFER_DATA, (void *)msg};
-    b[1] = (SecBuffer){(ULONG)mic.length, SECBUFFER_TOKEN, mic.value};
-    if (VerifySignature(h, &d, 0, NULL) != SEC_E_OK)
-        fail_msg("VerifySignature of MIT's MIC: %s",
-                 hsmssp_last_error_detail());
-    gss_release_buffer(&min, &mic);
-    assert_int_equal(QueryContextAttributesA(h, SECPKG_ATTR_SIZES, &sz),
-                     SEC_E_OK);
-    sig = malloc(sz.cbMaxSignature);
-    assert_non_null(sig);
-    b[1] = (SecBuffer){sz.cbMaxSignature, SECBUFFER_TOKEN, sig};
-    if (MakeSignature(h, 0, &d, 0) != SEC_E_OK)
-        fail_msg("MakeSignature: %s", hsmssp_last_error_detail());
-    mic.value = sig;
-    mic.length = b[1].cbBuffer;
-    maj = gss_verify_mic(&min, g, &in, &mic, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_verify_mic of hsmssp's MIC", maj, min);
-    free(sig);
-}
-
 static void
 exchange_mit(CtxtHandle *h, gss_ctx_id_t g)
 {
@@ -870,11 +539,11 @@ exchange_mit(CtxtHandle *h, gss_ctx_id_t g)
     assert_non_null(msg);
     for (size_t k = 0; k < BASE_ARRAY_LEN(lens); k++) {
         tu_fill(msg, lens[k], (uint32_t)k + 7);
-        hsmssp_to_mit(h, g, msg, lens[k], true);
-        hsmssp_to_mit(h, g, msg, lens[k], false);
-        mit_to_hsmssp(g, h, msg, lens[k], 1);
-        mit_to_hsmssp(g, h, msg, lens[k], 0);
-        mics_mit(h, g, msg, lens[k]);
+        ku_hsmssp_to_mit(h, g, msg, lens[k], true);
+        ku_hsmssp_to_mit(h, g, msg, lens[k], false);
+        ku_mit_to_hsmssp(g, h, msg, lens[k], 1);
+        ku_mit_to_hsmssp(g, h, msg, lens[k], 0);
+        ku_mics(h, g, msg, lens[k]);
     }
     free(msg);
 }
@@ -1062,7 +731,7 @@ run_service(CredHandle *icred, CredHandle *acred, const svc_case *sc,
     snprintf(target, sizeof(target), "%s/localhost", sc->name);
     snprintf(server, sizeof(server), "%s/localhost@" REALM, sc->name);
     if (with_mit)
-        mcred = mit_acceptor_cred(sc->name);
+        mcred = ku_mit_acceptor(sc->name);
     for (int mutual = 0; mutual < 2; mutual++) {
         ULONG req = isc_std & ~(mutual ? 0 : ISC_REQ_MUTUAL_AUTH);
         ULONG ia = 0, aa = 0;
@@ -1112,8 +781,8 @@ test_matrix_softhsm(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     for (size_t k = 0; k < BASE_ARRAY_LEN(aes_svcs); k++)
         run_service(&icred, &acred, &aes_svcs[k], true, true);
     /* The TGT, four service tickets and the account's keys: all on the
@@ -1132,8 +801,8 @@ test_matrix_nss(void **state)
 
     (void)state;
     runtime(&s, KT_SVCACCT | KT_E17 | KT_E18 | KT_E19 | KT_E20);
-    acquire("svcacct@" REALM, SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct@" REALM, SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     for (size_t k = 0; k < BASE_ARRAY_LEN(aes_svcs); k++)
         run_service(&icred, &acred, &aes_svcs[k], k == 0, false);
     assert_true(check_cred_keys(&icred) >= 1 + 4);
@@ -1152,8 +821,8 @@ test_rc4_host_op(void **state)
 
     (void)state;
     runtime(&s, KT_SVCACCT | KT_E23);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("e23/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("e23/localhost", SECPKG_CRED_INBOUND, &acred);
     run_service(&icred, &acred, &e23, true, true);
     check_cred_keys(&icred);
     FreeCredentialsHandle(&icred);
@@ -1171,7 +840,7 @@ test_rc4_refused(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     assert_int_not_equal(isc(&icred, &i, true, "e23/localhost", isc_std, &x),
                          SEC_E_OK);
     assert_false(SecIsValidHandle(&i));
@@ -1217,8 +886,8 @@ test_flags(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     for (size_t k = 0; k < BASE_ARRAY_LEN(reqs); k++) {
         ULONG r = reqs[k], ia = 0, aa = 0;
         CtxtHandle i, a;
@@ -1281,8 +950,8 @@ test_target_names(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("e19/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("e19/localhost", SECPKG_CRED_INBOUND, &acred);
     for (size_t k = 0; k < BASE_ARRAY_LEN(names); k++) {
         CtxtHandle i, a;
         SecPkgContext_NativeNamesA nn;
@@ -1336,20 +1005,6 @@ test_target_names(void **state)
 
 /* ---- channel bindings ---------------------------------------------- */
 
-static SEC_CHANNEL_BINDINGS *
-make_scb(const char *app, size_t *len_out)
-{
-    size_t n = sizeof(SEC_CHANNEL_BINDINGS) + strlen(app);
-    SEC_CHANNEL_BINDINGS *b = calloc(1, n);
-
-    assert_non_null(b);
-    b->cbApplicationDataLength = (ULONG)strlen(app);
-    b->dwApplicationDataOffset = sizeof(*b);
-    memcpy((uint8_t *)b + sizeof(*b), app, strlen(app));
-    *len_out = n;
-    return b;
-}
-
 /* A mutual context with bindings given by each side (NULL: none);
  * returns the acceptor's status and, when it failed, the initiator's on
  * the KRB-ERROR it sent. */
@@ -1366,16 +1021,16 @@ try_bindings(CredHandle *icred, CredHandle *acred, const char *iapp,
     SECURITY_STATUS st;
 
     if (iapp != NULL)
-        ib = make_scb(iapp, &ibl);
+        ib = ku_make_scb(iapp, &ibl);
     if (aapp != NULL)
-        ab = make_scb(aapp, &abl);
+        ab = ku_make_scb(aapp, &abl);
     x.cb = ib;
     x.cb_len = ibl;
     assert_int_equal(isc(icred, &i, true, "e18/localhost",
                          isc_std | ISC_REQ_EXTENDED_ERROR, &x),
                      SEC_I_CONTINUE_NEEDED);
-    st = asc(acred, x.out, x.out_len, asc_std, ab, abl, &a, &rep, &rep_len,
-             NULL);
+    st = ku_asc(acred, x.out, x.out_len, asc_std, ab, abl, &a, &rep, &rep_len,
+                NULL);
     FreeContextBuffer(x.out);
     x = (io){.in = rep, .in_len = rep_len, .cb = ib, .cb_len = ibl};
     *ist = isc(icred, &i, false, "e18/localhost",
@@ -1399,8 +1054,8 @@ test_bindings(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
     assert_int_equal(try_bindings(&icred, &acred, "tls-server-end-point:abc",
                                   "tls-server-end-point:abc", &ist),
                      SEC_E_OK);
@@ -1417,7 +1072,7 @@ test_bindings(void **state)
     FreeCredentialsHandle(&acred);
     /* An acceptor requiring them refuses a client without. */
     runtime(&s, 0);
-    acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
     assert_int_equal(try_bindings(&icred, &acred, NULL, "x", &ist),
                      SEC_E_BAD_BINDINGS);
     assert_int_equal(try_bindings(&icred, &acred, "x", "x", &ist), SEC_E_OK);
@@ -1466,9 +1121,9 @@ waiting_context(CredHandle *icred, CredHandle *acred, CtxtHandle *i,
 
     assert_int_equal(isc(icred, i, true, "e18/localhost", isc_std, &x),
                      SEC_I_CONTINUE_NEEDED);
-    assert_int_equal(
-        asc(acred, x.out, x.out_len, asc_std, NULL, 0, a, rep, rep_len, NULL),
-        SEC_E_OK);
+    assert_int_equal(ku_asc(acred, x.out, x.out_len, asc_std, NULL, 0, a, rep,
+                            rep_len, NULL),
+                     SEC_E_OK);
     FreeContextBuffer(x.out);
 }
 
@@ -1502,8 +1157,8 @@ test_ap_rep_tampered(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
     waiting_context(&icred, &acred, &i, &a, &rep, &rep_len);
     /* Every bit of every byte.  A refused reply leaves the context
      * waiting, exactly as before the call, so one context takes them
@@ -1573,21 +1228,6 @@ test_ap_rep_tampered(void **state)
     FreeCredentialsHandle(&acred);
 }
 
-/* Checks that tok is a KRB-ERROR with this code. */
-static void
-check_krb_error(const uint8_t *tok, size_t len, int32_t code)
-{
-    base_der oid, inner, msg;
-    unsigned id;
-    kerb_error e;
-
-    TU_OK(kerb_gss_unframe(base_der_view(tok, len), &oid, &inner));
-    TU_OK(kerb_gss_tok_id(inner, &id, &msg));
-    assert_int_equal(id, KERB_TOK_ERROR);
-    TU_OK(kerb_dec_error(msg, &e));
-    assert_int_equal(e.code, code);
-}
-
 /* KRB-ERROR tokens from hsmssp's acceptor (ASC_REQ_EXTENDED_ERROR), fed
  * to the waiting initiator. */
 static void
@@ -1603,8 +1243,8 @@ test_acceptor_errors(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
 
     /* 1. A replayed AP-REQ: KRB_AP_ERR_REPEAT. */
     assert_int_equal(isc(&icred, &i, true, "e18/localhost",
@@ -1612,14 +1252,15 @@ test_acceptor_errors(void **state)
                      SEC_I_CONTINUE_NEEDED);
     tok = x.out;
     tok_len = x.out_len;
-    assert_int_equal(asc(&acred, tok, tok_len, asc_std | ASC_REQ_REPLAY_DETECT,
-                         NULL, 0, &a, NULL, NULL, NULL),
+    assert_int_equal(ku_asc(&acred, tok, tok_len,
+                            asc_std | ASC_REQ_REPLAY_DETECT, NULL, 0, &a, NULL,
+                            NULL, NULL),
                      SEC_E_OK);
     DeleteSecurityContext(&a);
-    st = asc(&acred, tok, tok_len, asc_std | ASC_REQ_REPLAY_DETECT, NULL, 0,
-             &a, &err, &err_len, NULL);
+    st = ku_asc(&acred, tok, tok_len, asc_std | ASC_REQ_REPLAY_DETECT, NULL, 0,
+                &a, &err, &err_len, NULL);
     assert_int_equal(st, SEC_E_INVALID_TOKEN);
-    check_krb_error(err, err_len, KERB_AP_ERR_REPEAT);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_REPEAT);
     SEED_REPLY(&i, err, err_len, "hsmssp");
     x = (io){.in = err, .in_len = err_len};
     st = isc(&icred, &i, false, "e18/localhost",
@@ -1633,14 +1274,14 @@ test_acceptor_errors(void **state)
     FreeContextBuffer(tok);
 
     /* 2. Not the acceptor's principal: KRB_AP_ERR_NOT_US. */
-    acquire("e17/localhost", SECPKG_CRED_INBOUND, &e17only);
+    ku_acquire("e17/localhost", SECPKG_CRED_INBOUND, &e17only);
     assert_int_equal(isc(&icred, &i, true, "e18/localhost", isc_std, &x),
                      SEC_I_CONTINUE_NEEDED);
-    st = asc(&e17only, x.out, x.out_len, asc_std, NULL, 0, &a, &err, &err_len,
-             NULL);
+    st = ku_asc(&e17only, x.out, x.out_len, asc_std, NULL, 0, &a, &err,
+                &err_len, NULL);
     FreeContextBuffer(x.out);
     assert_int_equal(st, SEC_E_WRONG_PRINCIPAL);
-    check_krb_error(err, err_len, KERB_AP_ERR_NOT_US);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_NOT_US);
     SEED_REPLY(&i, err, err_len, "hsmssp");
     x = (io){.in = err, .in_len = err_len};
     assert_int_equal(isc(&icred, &i, false, "e18/localhost", isc_std, &x),
@@ -1655,18 +1296,18 @@ test_acceptor_errors(void **state)
                      SEC_I_CONTINUE_NEEDED);
     FreeCredentialsHandle(&acred);
     runtime(&skewless, 0);
-    acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
     {
         time_t t0 = time(NULL);
 
         while (time(NULL) == t0)
             usleep(20000);
     }
-    st = asc(&acred, x.out, x.out_len, asc_std, NULL, 0, &a, &err, &err_len,
-             NULL);
+    st = ku_asc(&acred, x.out, x.out_len, asc_std, NULL, 0, &a, &err, &err_len,
+                NULL);
     FreeContextBuffer(x.out);
     assert_int_equal(st, SEC_E_TIME_SKEW);
-    check_krb_error(err, err_len, KERB_AP_ERR_SKEW);
+    ku_check_krb_error(err, err_len, KERB_AP_ERR_SKEW);
     SEED_REPLY(&i, err, err_len, "hsmssp");
     x = (io){.in = err, .in_len = err_len};
     assert_int_equal(isc(&icred, &i, false, "e18/localhost", isc_std, &x),
@@ -1713,22 +1354,22 @@ test_ap_rep_misuse(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("e18/localhost", SECPKG_CRED_INBOUND, &acred);
     /* Two contexts to the same service (one cached ticket: the same
      * session key encrypts both AP-REPs). */
     assert_int_equal(isc(&icred, &i1, true, "e18/localhost", isc_std, &x),
                      SEC_I_CONTINUE_NEEDED);
-    assert_int_equal(asc(&acred, x.out, x.out_len, asc_std, NULL, 0, &a1,
-                         &rep1, &rep1_len, NULL),
+    assert_int_equal(ku_asc(&acred, x.out, x.out_len, asc_std, NULL, 0, &a1,
+                            &rep1, &rep1_len, NULL),
                      SEC_E_OK);
     FreeContextBuffer(x.out);
     assert_int_equal(isc(&icred, &i2, true, "e18/localhost", isc_std, &x),
                      SEC_I_CONTINUE_NEEDED);
     req2 = x.out;
     req2_len = x.out_len;
-    assert_int_equal(asc(&acred, req2, req2_len, asc_std, NULL, 0, &a2, &rep2,
-                         &rep2_len, NULL),
+    assert_int_equal(ku_asc(&acred, req2, req2_len, asc_std, NULL, 0, &a2,
+                            &rep2, &rep2_len, NULL),
                      SEC_E_OK);
     /* context 1's AP-REP on context 2: it decrypts, but echoes another
      * authenticator's time. */
@@ -1881,8 +1522,8 @@ test_ticket_cache(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     tgt_snapshot(&icred, tgt, sizeof(tgt), &authtime);
     /* Earlier TGTs of this process may share the authtime (the same
      * second): count from here. */
@@ -1956,8 +1597,8 @@ run_refresh(bool renewable)
     runtime(&s, KT_SVCACCT | KT_E17 | KT_E18 | KT_E19);
     as_before = kdclog_count("AS_REQ", as_what, 0);
     tgs_krbtgt_before = kdclog_count("TGS_REQ", as_what, 0);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     prev_len = tgt_snapshot(&icred, prev, sizeof(prev), &first_at);
     prev_at = first_at;
     {
@@ -2061,22 +1702,6 @@ check_client_seen(CredHandle *icred, CredHandle *acred, const char *target,
     DeleteSecurityContext(&a);
 }
 
-static SEC_WINNT_AUTH_IDENTITY_A
-identity(const char *user, const char *domain, const char *pw)
-{
-    SEC_WINNT_AUTH_IDENTITY_A id;
-
-    memset(&id, 0, sizeof(id));
-    id.User = (unsigned char *)user;
-    id.UserLength = (ULONG)strlen(user);
-    id.Domain = (unsigned char *)domain;
-    id.DomainLength = domain ? (ULONG)strlen(domain) : 0;
-    id.Password = (unsigned char *)pw;
-    id.PasswordLength = (ULONG)strlen(pw);
-    id.Flags = SEC_WINNT_AUTH_IDENTITY_ANSI;
-    return id;
-}
-
 static void
 test_source_token_keys(void **state)
 {
@@ -2085,8 +1710,8 @@ test_source_token_keys(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     assert_int_equal(cred_source(&icred, client, sizeof(client)),
                      KERB_SRC_TOKEN_KEY);
     assert_string_equal(client, SVCACCT);
@@ -2116,7 +1741,7 @@ test_source_token_keys(void **state)
     }
     FreeCredentialsHandle(&icred);
     /* No key, no stored TGT, no ccache for this name. */
-    assert_int_equal(try_acquire("bob", SECPKG_CRED_OUTBOUND, NULL, &icred),
+    assert_int_equal(ku_try_acquire("bob", SECPKG_CRED_OUTBOUND, NULL, &icred),
                      SEC_E_NO_CREDENTIALS);
     assert_false(SecIsValidHandle(&icred));
     FreeCredentialsHandle(&acred);
@@ -2133,10 +1758,10 @@ test_source_password(void **state)
 
     (void)state;
     std_runtime();
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     /* user + domain, as Windows callers pass them. */
-    id = identity("dave", "hsmssp.test", dave_pw);
-    assert_int_equal(try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
+    id = ku_identity("dave", "hsmssp.test", dave_pw);
+    assert_int_equal(ku_try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
                      SEC_E_OK);
     assert_int_equal(cred_source(&icred, client, sizeof(client)),
                      KERB_SRC_PASSWORD);
@@ -2150,24 +1775,24 @@ test_source_password(void **state)
     assert_true(check_cred_keys(&icred) >= 3);
     FreeCredentialsHandle(&icred);
     /* user@REALM alone. */
-    id = identity("dave@" REALM, NULL, dave_pw);
-    assert_int_equal(try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
+    id = ku_identity("dave@" REALM, NULL, dave_pw);
+    assert_int_equal(ku_try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
                      SEC_E_OK);
     check_client_seen(&icred, &acred, "e17/localhost", "dave@" REALM);
     FreeCredentialsHandle(&icred);
     /* A wrong password: the KDC refuses the pre-authentication. */
-    id = identity("dave", REALM, "not-the-password");
-    assert_int_equal(try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
+    id = ku_identity("dave", REALM, "not-the-password");
+    assert_int_equal(ku_try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
                      SEC_E_LOGON_DENIED);
     assert_non_null(strstr(hsmssp_last_error_detail(), "KRB-ERROR 24"));
     assert_false(SecIsValidHandle(&icred));
     /* An unknown client. */
-    id = identity("nosuchuser", REALM, "x");
-    assert_int_equal(try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
+    id = ku_identity("nosuchuser", REALM, "x");
+    assert_int_equal(ku_try_acquire(NULL, SECPKG_CRED_OUTBOUND, &id, &icred),
                      SEC_E_UNKNOWN_CREDENTIALS);
     /* A password identity is for outbound credentials only. */
-    id = identity("dave", REALM, dave_pw);
-    assert_int_equal(try_acquire(NULL, SECPKG_CRED_INBOUND, &id, &icred),
+    id = ku_identity("dave", REALM, dave_pw);
+    assert_int_equal(ku_try_acquire(NULL, SECPKG_CRED_INBOUND, &id, &icred),
                      SEC_E_INVALID_PARAMETER);
     FreeCredentialsHandle(&acred);
 }
@@ -2184,14 +1809,14 @@ test_source_ccache(void **state)
     kinit_alice("alice-ccache.cc");
     cc = getenv("KRB5CCNAME");
     snprintf(path, sizeof(path), "%s", cc + strlen("FILE:"));
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     /* No name: the default cache decides who we are. */
-    acquire(NULL, SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_OUTBOUND, &icred);
     assert_int_equal(cred_source(&icred, client, sizeof(client)),
                      KERB_SRC_CCACHE);
     assert_string_equal(client, "alice@" REALM);
     /* Named. */
-    acquire("alice", SECPKG_CRED_OUTBOUND, &icred2);
+    ku_acquire("alice", SECPKG_CRED_OUTBOUND, &icred2);
     assert_int_equal(cred_source(&icred2, NULL, 0), KERB_SRC_CCACHE);
     check_client_seen(&icred2, &acred, "e17/localhost", "alice@" REALM);
     FreeCredentialsHandle(&icred2);
@@ -2203,10 +1828,11 @@ test_source_ccache(void **state)
     assert_true(check_cred_keys(&icred) >= 3);
     FreeCredentialsHandle(&icred);
     /* Without the file there is no credential any more. */
-    assert_int_equal(try_acquire(NULL, SECPKG_CRED_OUTBOUND, NULL, &icred),
+    assert_int_equal(ku_try_acquire(NULL, SECPKG_CRED_OUTBOUND, NULL, &icred),
                      SEC_E_NO_CREDENTIALS);
-    assert_int_equal(try_acquire("alice", SECPKG_CRED_OUTBOUND, NULL, &icred),
-                     SEC_E_NO_CREDENTIALS);
+    assert_int_equal(
+        ku_try_acquire("alice", SECPKG_CRED_OUTBOUND, NULL, &icred),
+        SEC_E_NO_CREDENTIALS);
     kinit_alice("alice.cc");
     FreeCredentialsHandle(&acred);
 }
@@ -2241,13 +1867,13 @@ test_source_store(void **state)
     stored_len = stored->ticket_len;
     memcpy(stored_ticket, stored->ticket, stored_len);
     /* The stored key is a token object, sensitive like the others. */
-    check_key_hidden(stored->key, "stored TGT key");
+    ku_check_key_hidden(stored->key, "stored TGT key");
     kerb_tkt_unref(stored);
     snprintf(file, sizeof(file), "%s", path);
     free(path);
 
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     c = cred_obj(&icred, &s);
     assert_int_equal(c->out->src, KERB_SRC_TOKEN_KEY);
     assert_true(c->out->tgt->key_id_len > 0); /* the stored one */
@@ -2261,7 +1887,7 @@ test_source_store(void **state)
      * kinit then replaces the stored TGT and destroys that key object:
      * the credential's first TGS exchange finds the key gone, drops the
      * TGT, takes the new stored one and succeeds. */
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     TU_OK(kerb_store_kinit(env, tok, SVCACCT, &path, &stored));
     cur_len = stored->ticket_len;
     memcpy(cur, stored->ticket, cur_len);
@@ -2285,7 +1911,7 @@ test_source_store(void **state)
     softhsm_rc4_imported &= ~(unsigned)KT_SVCACCT;
     /* The "any principal" acceptor credential, acquired while svcacct's
      * keys were on the token, skips them now that they are gone. */
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     assert_int_equal(cred_source(&icred, NULL, 0), KERB_SRC_STORE);
     check_client_seen(&icred, &acred, "e19/localhost", SVCACCT);
     assert_true(check_cred_keys(&icred) >= 2);
@@ -2296,7 +1922,7 @@ test_source_store(void **state)
     assert_int_equal(n, 1);
     assert_int_not_equal(stat(file, &sb), 0);
     assert_int_equal(
-        try_acquire("svcacct", SECPKG_CRED_OUTBOUND, NULL, &icred),
+        ku_try_acquire("svcacct", SECPKG_CRED_OUTBOUND, NULL, &icred),
         SEC_E_NO_CREDENTIALS);
     prov_env_unref(env);
     FreeCredentialsHandle(&acred);
@@ -2330,9 +1956,9 @@ test_delegation_allowed(void **state)
 
     (void)state;
     runtime(&s, KT_SVCACCT | KT_DELEG | KT_HOST | KT_E18);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("deleg/localhost", SECPKG_CRED_INBOUND, &deleg_acred);
-    acquire("host/localhost", SECPKG_CRED_INBOUND, &host_acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("deleg/localhost", SECPKG_CRED_INBOUND, &deleg_acred);
+    ku_acquire("host/localhost", SECPKG_CRED_INBOUND, &host_acred);
     establish(&icred, &deleg_acred, "deleg/localhost",
               isc_std | ISC_REQ_DELEGATE, asc_std | ASC_REQ_DELEGATE, &i, &a,
               &ia, &aa);
@@ -2342,7 +1968,7 @@ test_delegation_allowed(void **state)
     assert_non_null(c->deleg);
     assert_string_equal(c->deleg->client, SVCACCT);
     assert_string_equal(c->deleg->server, "krbtgt/" REALM "@" REALM);
-    check_key_hidden(c->deleg->key, "delegated TGT key (acceptor)");
+    ku_check_key_hidden(c->deleg->key, "delegated TGT key (acceptor)");
     sspi_handle_put(sl);
     exchange(&i, &a, false);
 
@@ -2362,7 +1988,7 @@ test_delegation_allowed(void **state)
 
     /* MIT's acceptor receives the forwarded TGT too. */
     {
-        gss_cred_id_t mcred = mit_acceptor_cred("deleg"), dg = NULL;
+        gss_cred_id_t mcred = ku_mit_acceptor("deleg"), dg = NULL;
         gss_ctx_id_t g;
         gss_name_t dn = GSS_C_NO_NAME;
         gss_buffer_desc nb = {0};
@@ -2426,54 +2052,27 @@ test_delegation_refused(void **state)
     (void)state;
     /* Policy: allow_delegation false, whatever the service. */
     runtime(&off, KT_SVCACCT | KT_DELEG | KT_E18);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     assert_false(delegation_granted(&icred, &acred, "deleg/localhost"));
     assert_false(delegation_granted(&icred, &acred, "e18/localhost"));
     FreeCredentialsHandle(&icred);
     FreeCredentialsHandle(&acred);
     /* Allowed, but e18's ticket lacks ok-as-delegate. */
     runtime(&on, 0);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     assert_false(delegation_granted(&icred, &acred, "e18/localhost"));
     assert_true(delegation_granted(&icred, &acred, "deleg/localhost"));
     FreeCredentialsHandle(&icred);
     FreeCredentialsHandle(&acred);
     /* ignore_ok_as_delegate: e18 gets it too. */
     runtime(&any, 0);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     assert_true(delegation_granted(&icred, &acred, "e18/localhost"));
     FreeCredentialsHandle(&icred);
     FreeCredentialsHandle(&acred);
-}
-
-/* Writes a copy of the realm's krb5.conf mapping svcacct to local_name
- * (auth_to_local_names) and points KRB5_CONFIG at it. */
-static void
-map_svcacct_to(const char *local_name)
-{
-    char src[700], dst[700], line[1024];
-    FILE *in, *out;
-
-    snprintf(src, sizeof(src), "%s/krb5.conf", realm_dir);
-    snprintf(dst, sizeof(dst), "%s/krb5-map.conf", work);
-    in = fopen(src, "r");
-    out = fopen(dst, "w");
-    assert_non_null(in);
-    assert_non_null(out);
-    while (fgets(line, sizeof(line), in) != NULL) {
-        fputs(line, out);
-        if (strstr(line, "kdc = ") != NULL)
-            fprintf(out,
-                    "        auth_to_local_names = {\n"
-                    "            svcacct = %s\n        }\n",
-                    local_name);
-    }
-    fclose(in);
-    fclose(out);
-    setenv("KRB5_CONFIG", dst, 1);
 }
 
 typedef struct imp_arg {
@@ -2494,7 +2093,7 @@ impersonating_thread(void *p)
     if (a->st != SEC_E_OK)
         return NULL;
     a->seen_uid = (uid_t)setfsuid((uid_t)-1);
-    a->st = try_acquire(NULL, SECPKG_CRED_OUTBOUND, NULL, &a->cred);
+    a->st = ku_try_acquire(NULL, SECPKG_CRED_OUTBOUND, NULL, &a->cred);
     if (RevertSecurityContext(a->h) != SEC_E_OK && a->st == SEC_E_OK)
         a->st = SEC_E_INTERNAL_ERROR;
     return NULL;
@@ -2525,13 +2124,13 @@ test_delegation_impersonation(void **state)
     assert_non_null(pw);
 
     runtime(&s, KT_SVCACCT | KT_DELEG | KT_HOST);
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire("deleg/localhost", SECPKG_CRED_INBOUND, &deleg_acred);
-    acquire("host/localhost", SECPKG_CRED_INBOUND, &host_acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire("deleg/localhost", SECPKG_CRED_INBOUND, &deleg_acred);
+    ku_acquire("host/localhost", SECPKG_CRED_INBOUND, &host_acred);
     establish(&icred, &deleg_acred, "deleg/localhost",
               isc_std | ISC_REQ_DELEGATE, asc_std | ASC_REQ_DELEGATE, &i, &a,
               NULL, NULL);
-    map_svcacct_to(user);
+    ku_map_to_local("svcacct", user);
     memset(&arg, 0, sizeof(arg));
     arg.h = &a;
     arg.uid = pw->pw_uid;
@@ -2549,7 +2148,7 @@ test_delegation_impersonation(void **state)
     FreeCredentialsHandle(&arg.cred);
     /* A thread that impersonates nobody gets the default ccache. */
     kinit_alice("alice.cc");
-    acquire(NULL, SECPKG_CRED_OUTBOUND, &own);
+    ku_acquire(NULL, SECPKG_CRED_OUTBOUND, &own);
     assert_int_equal(cred_source(&own, client, sizeof(client)),
                      KERB_SRC_CCACHE);
     assert_string_equal(client, "alice@" REALM);
@@ -2600,8 +2199,8 @@ thr_main(void *p)
             FreeContextBuffer(x.out);
             continue;
         }
-        st = asc(t->acred, x.out, x.out_len, asc_std, NULL, 0, &a, &rep,
-                 &rep_len, NULL);
+        st = ku_asc(t->acred, x.out, x.out_len, asc_std, NULL, 0, &a, &rep,
+                    &rep_len, NULL);
         FreeContextBuffer(x.out);
         if (st == SEC_E_OK && (r % 2)) {
             x = (io){.in = rep, .in_len = rep_len};
@@ -2648,8 +2247,8 @@ test_threads(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     for (int k = 0; k < N_THREADS; k++) {
         args[k] = (thr_arg){
             &icred, &acred, k, getenv("HSMSSP_SANITIZED") ? 6 : 16, 0, ""};
@@ -2686,8 +2285,8 @@ test_fork(void **state)
 
     (void)state;
     std_runtime();
-    acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
-    acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
     establish(&icred, &acred, "e18/localhost", isc_std, asc_std, &i, &a, NULL,
               NULL);
     pid = fork();

@@ -21,53 +21,31 @@
  * database (everything in session objects).
  */
 #include <gssapi/gssapi.h>
-#include <gssapi/gssapi_ext.h>
-#include <gssapi/gssapi_krb5.h>
-#include <krb5.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hsm/hsm-int.h"
 #include "hsmssp/sspi.h"
+#include "kdcutil.h"
 #include "provider/kerberos/kerb-int.h"
 #include "sspi/sspi-int.h"
 #include "testutil.h"
 
-#define REALM "HSMSSP.TEST"
-#define CKR_SENSITIVE 0x11UL /* CKR_ATTRIBUTE_SENSITIVE */
+#define REALM KU_REALM
 
-static char realm_dir[512];
-static char work[600];
+/* ku_work(), set by realm_setup(). */
+static const char *work;
 
 /* ---- realm and configuration ----------------------------------------- */
 
 static void
 realm_setup(void)
 {
-    const char *envf = getenv("HSMSSP_REALM_ENV");
-    char buf[1200];
-
-    if (envf == NULL || access(envf, R_OK) != 0)
-        tu_skip("the test realm is missing (HSMSSP_REALM_ENV)");
-    snprintf(buf, sizeof(buf), "%s", envf);
-    snprintf(realm_dir, sizeof(realm_dir), "%s", dirname(buf));
-    snprintf(work, sizeof(work), "%s/init-kdc.%ld", tu_work_dir(),
-             (long)getpid());
-    mkdir(work, 0700);
-    snprintf(buf, sizeof(buf), "%s/krb5.conf", realm_dir);
-    setenv("KRB5_CONFIG", buf, 1);
     /* No credential may come from a ccache, and MIT's acceptor keeps its
-     * replay cache here. */
-    snprintf(buf, sizeof(buf), "FILE:%s/none.ccache", work);
-    setenv("KRB5CCNAME", buf, 1);
-    snprintf(buf, sizeof(buf), "FILE:%s/none.keytab", work);
-    setenv("KRB5_KTNAME", buf, 1);
-    setenv("KRB5_CLIENT_KTNAME", buf, 1);
-    setenv("KRB5RCACHEDIR", work, 1);
+     * replay cache in the work directory. */
+    work = ku_work("init-kdc", "none.ccache");
 }
 
 /* An hsmssp configuration for the token, with the ticket store in the
@@ -75,134 +53,28 @@ realm_setup(void)
 static void
 configure(tu_token_kind kind)
 {
-    hsm_config hc;
-    char path[700];
-    FILE *f;
-
-    tu_token_config(kind, 0, &hc);
-    snprintf(path, sizeof(path), "%s/hsmssp-%s.conf", work,
-             tu_token_name(kind));
-    f = fopen(path, "w");
-    assert_non_null(f);
-    assert_int_equal(fchmod(fileno(f), 0600), 0);
-    fprintf(f,
-            "[token]\n    module = %s\n    uri = %s\n"
-            "[kerberos]\n    rcache = none\n    ticket_dir = %s/tickets-%s\n",
-            hc.module, hc.token_uri ? hc.token_uri : "pkcs11:", work,
-            tu_token_name(kind));
-    fclose(f);
-    assert_int_equal(HsmsspConfigureA(path), SEC_E_OK);
-}
-
-/* Imports svcacct's keys from the realm's keytab through the runtime's
- * token: persistent on SoftHSM2; session objects registered with the
- * env on NSS (they must live in the runtime's own token session). */
-static void
-import_svcacct(tu_token_kind kind)
-{
-    krb5_context kc;
-    krb5_keytab kt;
-    krb5_kt_cursor cur;
-    krb5_keytab_entry ent;
-    prov_env *env = NULL;
-    hsm_token *tok = NULL;
-    char path[700], *pname;
-    size_t n = 0;
-
-    TU_OK(sspi_runtime_env(&env));
-    TU_OK(prov_env_token(env, &tok));
-    assert_int_equal(krb5_init_context(&kc), 0);
-    snprintf(path, sizeof(path), "FILE:%s/svcacct.keytab", realm_dir);
-    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
-    assert_int_equal(krb5_kt_start_seq_get(kc, kt, &cur), 0);
-    while (krb5_kt_next_entry(kc, kt, &ent, &cur) == 0) {
-        kerb_ks_entry e;
-        base_secret *k = NULL;
-        hsm_key *key = NULL;
-        hsmssp_err ret;
-
-        memset(&e, 0, sizeof(e));
-        assert_int_equal(krb5_unparse_name(kc, ent.principal, &pname), 0);
-        snprintf(e.principal, sizeof(e.principal), "%s", pname);
-        krb5_free_unparsed_name(kc, pname);
-        e.kvno = ent.vno;
-        e.etype = ent.key.enctype;
-        TU_OK(base_secret_from(ent.key.contents, ent.key.length, &k));
-        krb5_free_keytab_entry_contents(kc, &ent);
-        ret = kerb_ks_import(tok, &e, k, kind == TU_SOFTHSM, true, &key);
-        base_secret_free(k);
-        if (ret == HSMSSP_ERR_POLICY_HOST_OP)
-            continue; /* rc4 on SoftHSM2: not permitted anyway */
-        TU_OK(ret);
-        n++;
-        if (kind == TU_NSS)
-            TU_OK(kerb_register_session_key(env, &e, key));
-        else
-            hsm_key_free(key);
-    }
-    krb5_kt_end_seq_get(kc, kt, &cur);
-    krb5_kt_close(kc, kt);
-    krb5_free_context(kc);
-    prov_env_unref(env);
-    assert_true(n >= 4);
-}
-
-/* ---- MIT's acceptor ---------------------------------------------------- */
-
-static void
-gss_fail(const char *what, OM_uint32 maj, OM_uint32 min)
-{
-    OM_uint32 m2, ctx = 0;
-    gss_buffer_desc b1 = {0}, b2 = {0};
-
-    gss_display_status(&m2, maj, GSS_C_GSS_CODE, GSS_C_NO_OID, &ctx, &b1);
-    ctx = 0;
-    gss_display_status(&m2, min, GSS_C_MECH_CODE, GSS_C_NO_OID, &ctx, &b2);
-    fail_msg("%s: %.*s / %.*s", what, (int)b1.length, (char *)b1.value,
-             (int)b2.length, (char *)b2.value);
-}
-
-/* An acceptor credential from the realm's keytab for service svc. */
-static gss_cred_id_t
-mit_acceptor(const char *svc)
-{
-    gss_key_value_element_desc el;
-    gss_key_value_set_desc store = {1, &el};
-    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
-    OM_uint32 maj, min;
-    char path[700];
-
-    snprintf(path, sizeof(path), "%s/%s.keytab", realm_dir, svc);
-    el.key = "keytab";
-    el.value = path;
-    maj = gss_acquire_cred_from(&min, GSS_C_NO_NAME, GSS_C_INDEFINITE,
-                                GSS_C_NO_OID_SET, GSS_C_ACCEPT, &store, &cred,
-                                NULL, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_acquire_cred_from", maj, min);
-    return cred;
+    ku_configure(
+        kind,
+        "[kerberos]\n    rcache = none\n    ticket_dir = %s/tickets-%s\n",
+        work, tu_token_name(kind));
 }
 
 /* ---- the initiator ----------------------------------------------------- */
 
+/* svcacct's credential from its keys on the token, or (password not
+ * NULL) dave's from his password. */
 static void
 acquire(const char *principal, const char *password, CredHandle *cred)
 {
     SEC_WINNT_AUTH_IDENTITY_A ai;
-    TimeStamp exp;
     SECURITY_STATUS st;
 
-    memset(&ai, 0, sizeof(ai));
-    if (password != NULL) {
-        ai.User = (unsigned char *)principal;
-        ai.UserLength = (ULONG)strlen(principal);
-        ai.Password = (unsigned char *)password;
-        ai.PasswordLength = (ULONG)strlen(password);
-        ai.Flags = SEC_WINNT_AUTH_IDENTITY_ANSI;
+    if (password == NULL) {
+        ku_acquire(principal, SECPKG_CRED_OUTBOUND, cred);
+        return;
     }
-    st = AcquireCredentialsHandleA(
-        password ? NULL : (LPSTR)principal, "Kerberos", SECPKG_CRED_OUTBOUND,
-        NULL, password ? &ai : NULL, NULL, NULL, cred, &exp);
+    ai = ku_identity(principal, NULL, password);
+    st = ku_try_acquire(NULL, SECPKG_CRED_OUTBOUND, &ai, cred);
     if (st != SEC_E_OK)
         fail_msg("AcquireCredentialsHandle(%s): 0x%08x %s", principal,
                  (unsigned)st, hsmssp_last_error_detail());
@@ -217,20 +89,16 @@ establish(CredHandle *cred, const char *svc, CtxtHandle *ctx, gss_ctx_id_t *g)
                       ISC_REQ_SEQUENCE_DETECT | ISC_REQ_CONFIDENTIALITY |
                       ISC_REQ_INTEGRITY | ISC_REQ_ALLOCATE_MEMORY;
     static const uint8_t msg[] = "a message for the acceptor";
-    gss_cred_id_t acc = mit_acceptor(svc);
-    SecBuffer ob = {0, SECBUFFER_TOKEN, NULL}, ib, b[3];
+    gss_cred_id_t acc = ku_mit_acceptor(svc);
+    SecBuffer ob = {0, SECBUFFER_TOKEN, NULL}, ib;
     SecBufferDesc od = {SECBUFFER_VERSION, 1, &ob},
-                  id = {SECBUFFER_VERSION, 1, &ib},
-                  d = {SECBUFFER_VERSION, 3, b};
+                  id = {SECBUFFER_VERSION, 1, &ib};
     gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER;
-    SecPkgContext_Sizes sz;
     TimeStamp exp;
     ULONG attrs = 0;
     OM_uint32 maj, min;
     SECURITY_STATUS st;
-    uint8_t *all, pad[16], data[sizeof(msg)];
     char target[64];
-    int conf = 0;
 
     *g = GSS_C_NO_CONTEXT;
     snprintf(target, sizeof(target), "%s@localhost", svc);
@@ -246,7 +114,7 @@ establish(CredHandle *cred, const char *svc, CtxtHandle *ctx, gss_ctx_id_t *g)
                                  NULL, NULL, &out, NULL, NULL, NULL);
     FreeContextBuffer(ob.pvBuffer);
     if (maj != GSS_S_COMPLETE)
-        gss_fail("gss_accept_sec_context", maj, min);
+        ku_gss_fail("gss_accept_sec_context", maj, min);
     /* The AP-REP: its acceptor subkey is imported by the initiator. */
     ib = (SecBuffer){(ULONG)out.length, SECBUFFER_TOKEN, out.value};
     ob = (SecBuffer){0, SECBUFFER_TOKEN, NULL};
@@ -260,48 +128,10 @@ establish(CredHandle *cred, const char *svc, CtxtHandle *ctx, gss_ctx_id_t *g)
                  (unsigned)st, hsmssp_last_error_detail());
     assert_true(attrs & ISC_RET_MUTUAL_AUTH);
 
-    /* EncryptMessage -> gss_unwrap: derives the per-message keys. */
-    assert_int_equal(QueryContextAttributesA(ctx, SECPKG_ATTR_SIZES, &sz),
-                     SEC_E_OK);
-    memcpy(data, msg, sizeof(msg));
-    all = malloc(sz.cbSecurityTrailer + sizeof(msg) + sizeof(pad));
-    assert_non_null(all);
-    b[0] = (SecBuffer){sz.cbSecurityTrailer, SECBUFFER_TOKEN, all};
-    b[1] = (SecBuffer){sizeof(msg), SECBUFFER_DATA, data};
-    b[2] = (SecBuffer){sizeof(pad), SECBUFFER_PADDING, pad};
-    st = EncryptMessage(ctx, 0, &d, 0);
-    if (st != SEC_E_OK)
-        fail_msg("EncryptMessage: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
-    memmove(all + b[0].cbBuffer, data, b[1].cbBuffer);
-    memcpy(all + b[0].cbBuffer + b[1].cbBuffer, pad, b[2].cbBuffer);
-    in.value = all;
-    in.length = b[0].cbBuffer + b[1].cbBuffer + b[2].cbBuffer;
-    maj = gss_unwrap(&min, *g, &in, &out, &conf, NULL);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_unwrap", maj, min);
-    assert_int_equal(conf, 1);
-    assert_int_equal(out.length, sizeof(msg));
-    assert_memory_equal(out.value, msg, sizeof(msg));
-    gss_release_buffer(&min, &out);
-    free(all);
-
-    /* gss_wrap -> DecryptMessage: the acceptor's direction. */
-    in.value = (void *)msg;
-    in.length = sizeof(msg);
-    maj = gss_wrap(&min, *g, 1, GSS_C_QOP_DEFAULT, &in, &conf, &out);
-    if (GSS_ERROR(maj))
-        gss_fail("gss_wrap", maj, min);
-    b[0] = (SecBuffer){(ULONG)out.length, SECBUFFER_STREAM, out.value};
-    b[1] = (SecBuffer){0, SECBUFFER_DATA, NULL};
-    d.cBuffers = 2;
-    st = DecryptMessage(ctx, &d, 0, NULL);
-    if (st != SEC_E_OK)
-        fail_msg("DecryptMessage: 0x%08x %s", (unsigned)st,
-                 hsmssp_last_error_detail());
-    assert_int_equal(b[1].cbBuffer, sizeof(msg));
-    assert_memory_equal(b[1].pvBuffer, msg, sizeof(msg));
-    gss_release_buffer(&min, &out);
+    /* EncryptMessage -> gss_unwrap: derives the per-message keys;
+     * gss_wrap -> DecryptMessage: the acceptor's direction. */
+    ku_hsmssp_to_mit(ctx, *g, msg, sizeof(msg), true);
+    ku_mit_to_hsmssp(*g, ctx, msg, sizeof(msg), 1);
     gss_release_cred(&min, &acc);
 }
 
@@ -343,16 +173,13 @@ check_every_object(void)
         uint8_t id[128];
         CK_ATTRIBUTE a[] = {{CKA_TOKEN, &on_token, sizeof(on_token)},
                             {CKA_ID, id, sizeof(id)}};
-        bool sens = false, extr = true;
-        unsigned long rv = 0;
+        char what[64];
 
         assert_int_equal(tok->fl->C_GetAttributeValue(s->h, objs[i], a, 2),
                          CKR_OK);
-        TU_OK(hsm_object_check(tok, objs[i], &sens, &extr, &rv));
-        if (!sens || extr || rv != CKR_SENSITIVE)
-            fail_msg("object %zu of %zu (%s): sensitive %d, extractable "
-                     "%d, CKA_VALUE read rv 0x%lx",
-                     i, n, on_token ? "token" : "session", sens, extr, rv);
+        snprintf(what, sizeof(what), "object %zu of %zu (%s)", i, n,
+                 on_token ? "token" : "session");
+        ku_check_object_hidden(tok, objs[i], what);
         if (on_token)
             c.persistent++;
         else
@@ -383,17 +210,18 @@ run(tu_token_kind kind)
     prov_env *env = NULL;
     hsm_token *tok = NULL;
     kerb_tkt *t = NULL;
-    char *path = NULL, pw[128], pwfile[600];
+    char *path = NULL, pw[128];
     size_t before, n = 0;
     census c;
     OM_uint32 min;
-    FILE *f;
 
     configure(kind);
     TU_OK(sspi_runtime_env(&env));
     TU_OK(prov_env_token(env, &tok));
     before = tu_count_objects(tok, false);
-    import_svcacct(kind);
+    /* svcacct's keys from the realm's keytab, through the runtime's
+     * token: at least its four AES keys. */
+    assert_true(ku_import_keytab("svcacct", kind, false) >= 4);
 
     /* svcacct: AS exchange with its keys on the token, one TGS exchange
      * per service. */
@@ -409,12 +237,7 @@ run(tu_token_kind kind)
         assert_true(tu_count_objects(tok, false) >= before + 3);
     }
     /* dave: the password's key goes straight into the token. */
-    snprintf(pwfile, sizeof(pwfile), "%s/dave.pw", realm_dir);
-    f = fopen(pwfile, "r");
-    assert_non_null(f);
-    assert_non_null(fgets(pw, sizeof(pw), f));
-    fclose(f);
-    pw[strcspn(pw, "\n")] = '\0';
+    assert_true(ku_realm_secret("dave.pw", pw, sizeof(pw)));
     before = tu_count_objects(tok, false);
     acquire("dave@" REALM, pw, &dave_cred);
     base_memzero(pw, sizeof(pw));

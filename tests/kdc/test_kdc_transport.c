@@ -20,7 +20,6 @@
  * checks that the answer still comes, within the bound.
  */
 #include <arpa/inet.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,27 +32,12 @@
 #include "base/der.h"
 #include "provider/kerberos/kerb_asn1.h"
 #include "provider/kerberos/kerb_kdc.h"
+#include "kdcutil.h"
 #include "testutil.h"
 
 #define REALM "HSMSSP.TEST"
 
-static char realm_dir[512];
-
 /* ---- realm ----------------------------------------------------------- */
-
-static void
-realm_setup(void)
-{
-    const char *envf = getenv("HSMSSP_REALM_ENV");
-    char buf[1200];
-
-    if (envf == NULL || access(envf, R_OK) != 0)
-        tu_skip("the test realm is missing (HSMSSP_REALM_ENV)");
-    snprintf(buf, sizeof(buf), "%s", envf);
-    snprintf(realm_dir, sizeof(realm_dir), "%s", dirname(buf));
-    snprintf(buf, sizeof(buf), "%s/krb5.conf", realm_dir);
-    setenv("KRB5_CONFIG", buf, 1);
-}
 
 static unsigned
 realm_port(void)
@@ -62,7 +46,7 @@ realm_port(void)
     unsigned port = 0;
     FILE *fp;
 
-    snprintf(path, sizeof(path), "%s/kdc.port", realm_dir);
+    snprintf(path, sizeof(path), "%s/kdc.port", ku_realm());
     fp = fopen(path, "r");
     assert_non_null(fp);
     assert_int_equal(fscanf(fp, "%u", &port), 1);
@@ -339,6 +323,6 @@ main(void)
         cmocka_unit_test(test_failover),
     };
 
-    realm_setup();
+    ku_realm();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
