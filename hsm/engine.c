@@ -809,21 +809,73 @@ cts_decrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
     }
     /* Composed (DESIGN sec. 8): tail = the final d bytes, Cn = the 16
      * before them.  Z = D(Cn) = (Pn || 0) xor C(n-1), so C(n-1) =
-     * tail || Z[d..16) and Pn = Z[0..d) xor tail.  One block of ECB, then
-     * plain CBC over C1..C(n-2) || C(n-1). */
+     * tail || Z[d..16) and Pn = Z[0..d) xor tail.  One CBC operation from
+     * the zero IV does both steps: its first update, Cn alone, gives
+     * D(Cn) xor 0 = Z; the second, C1..C(n-2) || C(n-1), is plain CBC
+     * except that its first block was chained to Cn instead of iv0, and
+     * Cn is public, so the host XORs that back.  One C_DecryptInit fewer
+     * than ECB and then CBC (about 30,000 instructions on SoftHSM2).  A
+     * token that holds the first block back instead of returning Z at
+     * once gets the two operations. */
     {
         const uint8_t *tail = c + L - d, *cn = c + L - d - 16;
-        ret = p11_decrypt(tok, s, &ecb, ke, cn, 16, z, sizeof(z),
-                          "C_Decrypt(CKM_AES_ECB)");
-        if (ret != HSMSSP_OK)
+        static const uint8_t zero[16];
+        CK_MECHANISM cbc0 = {CKM_AES_CBC, (CK_VOID_PTR)zero, sizeof(zero)};
+        size_t body = (n - 1) * 16;
+        CK_ULONG olen = sizeof(z), got;
+        CK_RV rv = P11(tok, C_DecryptInit, s->h, &cbc0, ke);
+
+        if (rv == CKR_OK)
+            rv = P11(tok, C_DecryptUpdate, s->h, (CK_BYTE_PTR)cn, 16, z,
+                     &olen);
+        if (rv != CKR_OK) {
+            /* An error of C_DecryptInit or C_DecryptUpdate leaves no
+             * operation active. */
+            ret = hsm_rv(rv, "C_DecryptUpdate(CKM_AES_CBC)");
             goto cleanup;
-        memcpy(work, c, (n - 2) * 16);
-        memcpy(work + (n - 2) * 16, tail, d);
-        memcpy(work + (n - 2) * 16 + d, z + d, 16 - d);
-        ret = p11_decrypt(tok, s, &cbc, ke, work, (n - 1) * 16, out,
-                          (n - 1) * 16, "C_Decrypt(CKM_AES_CBC)");
-        if (ret != HSMSSP_OK)
-            goto cleanup;
+        }
+        if (olen == 16) {
+            memcpy(work, c, (n - 2) * 16);
+            memcpy(work + (n - 2) * 16, tail, d);
+            memcpy(work + (n - 2) * 16 + d, z + d, 16 - d);
+            olen = body;
+            rv = P11(tok, C_DecryptUpdate, s->h, work, body, out, &olen);
+            got = olen;
+            if (rv == CKR_OK && got <= body) {
+                olen = body - got;
+                rv = P11(tok, C_DecryptFinal, s->h, out + got, &olen);
+                got += olen;
+            }
+            ret = hsm_rv(rv, "C_DecryptUpdate(CKM_AES_CBC)");
+            if (ret == HSMSSP_OK && got != body)
+                ret = BASE_ERR(HSMSSP_ERR_TOKEN_FAILURE,
+                               "CBC decryption returned %lu of %zu bytes",
+                               (unsigned long)got, body);
+            if (ret != HSMSSP_OK)
+                goto cleanup;
+            for (size_t i = 0; i < 16; i++)
+                out[i] ^= cn[i] ^ iv0[i];
+        } else {
+            /* The token kept Cn: end that operation (what it returns is
+             * D(Cn) as well, which is wiped), then ECB and CBC apart. */
+            olen = sizeof(z);
+            rv = P11(tok, C_DecryptFinal, s->h, z, &olen);
+            if (rv != CKR_OK) {
+                ret = hsm_rv(rv, "C_DecryptFinal(CKM_AES_CBC)");
+                goto cleanup;
+            }
+            ret = p11_decrypt(tok, s, &ecb, ke, cn, 16, z, sizeof(z),
+                              "C_Decrypt(CKM_AES_ECB)");
+            if (ret != HSMSSP_OK)
+                goto cleanup;
+            memcpy(work, c, (n - 2) * 16);
+            memcpy(work + (n - 2) * 16, tail, d);
+            memcpy(work + (n - 2) * 16 + d, z + d, 16 - d);
+            ret = p11_decrypt(tok, s, &cbc, ke, work, body, out, body,
+                              "C_Decrypt(CKM_AES_CBC)");
+            if (ret != HSMSSP_OK)
+                goto cleanup;
+        }
         for (size_t i = 0; i < d; i++)
             out[(n - 1) * 16 + i] = z[i] ^ tail[i];
     }

@@ -132,13 +132,14 @@
     X(C_Decrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,            \
       CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
       term_out(real_->C_Decrypt, s, d, n, NULL, NULL, NULL))                 \
+    /* Update and Final are written by hand for the "lag:" rule. */          \
     X(C_DecryptUpdate, (CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,      \
-      CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OP,              \
+      CK_BYTE_PTR o, CK_ULONG_PTR on), (s, d, n, o, on), s, OWN,             \
       term_out(real_->C_DecryptUpdate, s, d, n, real_->C_DecryptFinal,       \
       NULL, NULL))                                                           \
     X(C_DecryptFinal,                                                        \
       (CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG_PTR on), (s, o, on), s,  \
-      OP, term_final(real_->C_DecryptFinal, s))                              \
+      OWN, term_final(real_->C_DecryptFinal, s))                             \
     /* Message digesting (sec. 5.10); C_DigestKey digests a key object. */   \
     X(C_DigestInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m), (s, m), s,    \
       MECH, (void)0)                                                         \
@@ -257,6 +258,10 @@ struct fm_rule {
 struct fm_session {
     CK_SESSION_HANDLE h;
     CK_SLOT_ID slot;
+    /* "lag:C_DecryptUpdate": the plaintext block held back from the
+     * caller (lag_n bytes, 0 or 16). */
+    CK_BYTE lag[16];
+    CK_ULONG lag_n;
 };
 
 /* An object this process created through the module.  Session objects
@@ -293,6 +298,8 @@ static struct {
 static struct fm_rule *fm_rules;
 static size_t fm_n_rules, fm_cap_rules;
 static bool fm_emulate = true;
+/* A "lag:C_DecryptUpdate" rule is in effect (faultmod.h). */
+static bool fm_lag_decrypt;
 static bool fm_debug; /* HSMSSP_FAULT_DEBUG=1: trace to stderr */
 
 /* Mechanisms hidden by "hide:" rules: left out of C_GetMechanismList,
@@ -576,7 +583,16 @@ add_rules_unlocked(const char *text, const char *origin)
             next = nl ? nl + 1 : hash + strlen(hash);
         }
         trim(&p, &ie);
-        if (ie - p > 5 && strncmp(p, "hide:", 5) == 0) {
+        if (ie - p > 4 && strncmp(p, "lag:", 4) == 0) {
+            if ((size_t)(ie - p) == strlen("lag:C_DecryptUpdate") &&
+                strncmp(p, "lag:C_DecryptUpdate", (size_t)(ie - p)) == 0) {
+                fm_lag_decrypt = true;
+            } else {
+                fprintf(stderr, "hsmssp_faultmod: %s: ignoring malformed "
+                        "rule '%.*s'\n", origin, (int)(ie - p), p);
+                ok = false;
+            }
+        } else if (ie - p > 5 && strncmp(p, "hide:", 5) == 0) {
             if (!parse_hide_unlocked(p + 5, ie)) {
                 fprintf(stderr, "hsmssp_faultmod: %s: ignoring malformed "
                         "rule '%.*s'\n", origin, (int)(ie - p), p);
@@ -648,6 +664,7 @@ rebuild_rules_unlocked(void)
 
     fm_n_rules = 0;
     fm_n_hidden = 0;
+    fm_lag_decrypt = false;
     if (fm_env_rules != NULL)
         ok = add_rules_unlocked(fm_env_rules, "HSMSSP_FAULT_RULES");
     if (fm_api_rules != NULL)
@@ -752,6 +769,7 @@ track_session_unlocked(CK_SESSION_HANDLE h, CK_SLOT_ID slot)
         fm_sessions = ns;
         fm_cap_sessions = nc;
     }
+    memset(&fm_sessions[fm_n_sessions], 0, sizeof(fm_sessions[0]));
     fm_sessions[fm_n_sessions].h = h;
     fm_sessions[fm_n_sessions].slot = slot;
     fm_n_sessions++;
@@ -1322,6 +1340,126 @@ fm_C_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
         }
         pthread_mutex_unlock(&fm_lock);
     }
+    return rv;
+}
+
+/* ---- "lag:C_DecryptUpdate": a token that returns each block late -----
+ *
+ * Some tokens keep the last block of every C_DecryptUpdate back until the
+ * next call (as for padded mechanisms, where it may be the padding).  With
+ * the rule on, each update returns what the real one gave minus its last
+ * 16 bytes, preceded by the block held from the update before; the final
+ * returns the held block before the real final's output.  Meant for the
+ * unpadded block modes hsmssp streams (CBC): the real update's output is
+ * at most its input. */
+
+/* The tracked session h (NULL when unknown).  Caller holds fm_lock. */
+static struct fm_session *
+session_unlocked(CK_SESSION_HANDLE h)
+{
+    for (size_t i = 0; i < fm_n_sessions; i++)
+        if (fm_sessions[i].h == h)
+            return &fm_sessions[i];
+    return NULL;
+}
+
+/* Takes the held block of session s into buf (returns its length, 0 when
+ * none or when the session is unknown) and clears it. */
+static CK_ULONG
+lag_take(CK_SESSION_HANDLE s, CK_BYTE buf[16])
+{
+    struct fm_session *fs;
+    CK_ULONG n = 0;
+
+    pthread_mutex_lock(&fm_lock);
+    fs = session_unlocked(s);
+    if (fs != NULL) {
+        n = fs->lag_n;
+        memcpy(buf, fs->lag, n);
+        explicit_bzero(fs->lag, sizeof(fs->lag));
+        fs->lag_n = 0;
+    }
+    pthread_mutex_unlock(&fm_lock);
+    return n;
+}
+
+static CK_RV
+fm_C_DecryptUpdate(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG n,
+                   CK_BYTE_PTR o, CK_ULONG_PTR on)
+{
+    CK_BYTE held[16], *tmp;
+    CK_ULONG hn, tn, total, emit;
+    struct fm_session *fs;
+    bool lag;
+    CK_RV rv;
+    /* An injected fault ends the operation: the held block goes too. */
+    FM_PROLOGUE(C_DecryptUpdate, s,
+                (term_out(real_->C_DecryptUpdate, s, d, n,
+                          real_->C_DecryptFinal, NULL, NULL),
+                 (void)lag_take(s, held)))
+    pthread_mutex_lock(&fm_lock);
+    lag = fm_lag_decrypt && session_unlocked(s) != NULL;
+    pthread_mutex_unlock(&fm_lock);
+    if (!lag || o == NULL || on == NULL)
+        return real_->C_DecryptUpdate(s, d, n, o, on);
+    hn = lag_take(s, held);
+    tmp = malloc(hn + n + 1);
+    if (tmp == NULL) {
+        term_out(real_->C_DecryptUpdate, s, d, n, real_->C_DecryptFinal,
+                 NULL, NULL);
+        return CKR_HOST_MEMORY;
+    }
+    memcpy(tmp, held, hn);
+    tn = n;
+    rv = real_->C_DecryptUpdate(s, d, n, tmp + hn, &tn);
+    if (rv == CKR_OK) {
+        total = hn + tn;
+        emit = total >= 16 ? total - 16 : 0;
+        if (emit > *on) {
+            /* Not an emulation case: the caller gave less room than its
+             * input; end the operation as a failed real call would. */
+            term_final(real_->C_DecryptFinal, s);
+            rv = CKR_BUFFER_TOO_SMALL;
+        } else {
+            memcpy(o, tmp, emit);
+            *on = emit;
+            pthread_mutex_lock(&fm_lock);
+            fs = session_unlocked(s);
+            if (fs != NULL) {
+                fs->lag_n = total - emit;
+                memcpy(fs->lag, tmp + emit, fs->lag_n);
+            }
+            pthread_mutex_unlock(&fm_lock);
+        }
+    }
+    explicit_bzero(tmp, hn + n + 1);
+    explicit_bzero(held, sizeof(held));
+    free(tmp);
+    return rv;
+}
+
+static CK_RV
+fm_C_DecryptFinal(CK_SESSION_HANDLE s, CK_BYTE_PTR o, CK_ULONG_PTR on)
+{
+    CK_BYTE held[16];
+    CK_ULONG hn, rn;
+    CK_RV rv;
+    FM_PROLOGUE(C_DecryptFinal, s,
+                (term_final(real_->C_DecryptFinal, s),
+                 (void)lag_take(s, held)))
+    hn = lag_take(s, held);
+    if (hn == 0 || o == NULL || on == NULL)
+        return real_->C_DecryptFinal(s, o, on);
+    if (*on < hn) {
+        term_final(real_->C_DecryptFinal, s);
+        explicit_bzero(held, sizeof(held));
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    memcpy(o, held, hn);
+    rn = *on - hn;
+    rv = real_->C_DecryptFinal(s, o + hn, &rn);
+    *on = rv == CKR_OK ? hn + rn : 0;
+    explicit_bzero(held, sizeof(held));
     return rv;
 }
 

@@ -28,6 +28,11 @@
  * C_GenerateKey*) answer CKR_MECHANISM_INVALID.  Hiding takes effect
  * for the probe when the rule is there before the token is opened.
  *
+ * The rule "lag:C_DecryptUpdate" makes the token return decrypted data
+ * one block late: each C_DecryptUpdate keeps the last 16 bytes of its
+ * output back and gives them at the next update or at C_DecryptFinal, as
+ * tokens do for padded mechanisms (and some for every block mode).
+ *
  * Rule syntax: FUNCTION ":" WHEN "=" CODE, separated by ';' or newlines;
  * '#' starts a comment up to the end of the line.  FUNCTION is a PKCS#11
  * function name or "*" (every function).  WHEN counts the calls of that

@@ -881,8 +881,8 @@ test_not_initialized_on_decrypt(void **state)
     (void)state;
     /* Another component finalised the module: recovery must initialise
      * it again (hsm_token_recover), or every call would keep failing. */
-    recover_at("C_Decrypt:1=CKR_CRYPTOKI_NOT_INITIALIZED", "C_Decrypt",
-               true);
+    recover_at("C_DecryptUpdate:1=CKR_CRYPTOKI_NOT_INITIALIZED",
+               "C_DecryptUpdate", true);
 }
 
 /* ---- a token without a mechanism ------------------------------------ */
@@ -1041,6 +1041,69 @@ test_hidden_after_probe(void **state)
     close_and_check(tok);
 }
 
+/* ---- a token that returns decrypted blocks late ---------------------- */
+
+/* Encrypts and decrypts len bytes (len <= 200) with key. */
+static void
+roundtrip_len(hsm_key *key, size_t len)
+{
+    uint8_t plain[200], ct[300], back[300];
+    size_t ct_len = 0, back_len = 0;
+
+    tu_fill(plain, len, 0xc7500000u + (uint32_t)len);
+    TU_OK(hsm_krb_encrypt(key, HSM_USAGE_AP_REQ_AUTH, plain, len, ct,
+                          sizeof(ct), &ct_len));
+    TU_OK(hsm_krb_decrypt(key, HSM_USAGE_AP_REQ_AUTH, ct, ct_len, back,
+                          sizeof(back), &back_len));
+    assert_int_equal(back_len, len);
+    if (len > 0)
+        assert_memory_equal(back, plain, len);
+}
+
+/* SoftHSM2 decrypts CTS (composed, DESIGN sec. 8) with one CBC operation
+ * in two updates; a token that holds each update's last block back gets
+ * the ECB block and the CBC body as two operations, with the same
+ * plaintext, every length class (one block, two, block-aligned, long). */
+static void
+test_lagging_cbc_decrypt(void **state)
+{
+    static const size_t lens[] = {0, 1, 15, 16, 17, 31, 32, 33, 100, 200};
+    hsm_token *tok;
+    hsm_key *key = NULL;
+
+    (void)state;
+    tok = fault_open();
+    TU_OK(import_key(tok, false, &key));
+    roundtrip_len(key, 1); /* derived keys made */
+
+    set_rules("# counters restart");
+    roundtrip_len(key, 100);
+    /* 116 bytes of ciphertext: Init, Cn, the body, Final; no C_Decrypt. */
+    assert_int_equal(fault_calls("C_DecryptInit"), 1);
+    assert_int_equal(fault_calls("C_DecryptUpdate"), 2);
+    assert_int_equal(fault_calls("C_DecryptFinal"), 1);
+    assert_int_equal(fault_calls("C_Decrypt"), 0);
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+        roundtrip_len(key, lens[i]);
+
+    set_rules("lag:C_DecryptUpdate");
+    roundtrip_len(key, 100);
+    /* The first update gave nothing: that operation ended, then ECB and
+     * CBC apart. */
+    assert_int_equal(fault_calls("C_DecryptInit"), 3);
+    assert_int_equal(fault_calls("C_DecryptUpdate"), 1);
+    assert_int_equal(fault_calls("C_DecryptFinal"), 1);
+    assert_int_equal(fault_calls("C_Decrypt"), 2);
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+        roundtrip_len(key, lens[i]);
+    /* No operation was left active on a pooled session. */
+    set_rules(NULL);
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+        roundtrip_len(key, lens[i]);
+    key_free(key);
+    close_and_check(tok);
+}
+
 /* Every case gets rules cleared before it and its leftovers released
  * after it. */
 #define FAULT_CASE(t)                                                       \
@@ -1068,6 +1131,7 @@ main(void)
         FAULT_CASE(test_hidden_sha256_hmac),
         FAULT_CASE(test_hidden_aes_ecb),
         FAULT_CASE(test_hidden_after_probe),
+        FAULT_CASE(test_lagging_cbc_decrypt),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
