@@ -101,8 +101,9 @@ typedef struct xfer {
     unsigned attempts;
     size_t udp_limit;
     bool dns;        /* dns_lookup_kdc */
-    kdc_entry *kdcs; /* KERB_KDC_MAX_KDCS entries */
-    size_t n_kdcs;
+    kdc_entry *kdcs; /* n_kdcs used of cap_kdcs, at most KERB_KDC_MAX_KDCS */
+    size_t n_kdcs, cap_kdcs;
+    bool nomem;      /* add_kdc could not grow kdcs: the call fails */
     uint8_t *udp_buf; /* UDP_BUF bytes, allocated at the first use */
 } xfer;
 
@@ -620,6 +621,22 @@ add_kdc(xfer *x, const char *host, uint16_t udp_port, uint16_t tcp_port,
                  KERB_KDC_MAX_KDCS, host);
         return;
     }
+    /* Slots grow as KDCs come (an entry is about 1.3 KB with its
+     * addresses; most realms name one to three). */
+    if (x->n_kdcs == x->cap_kdcs) {
+        size_t nc = x->cap_kdcs == 0 ? 2 : 2 * x->cap_kdcs;
+        kdc_entry *nk;
+
+        if (nc > KERB_KDC_MAX_KDCS)
+            nc = KERB_KDC_MAX_KDCS;
+        nk = realloc(x->kdcs, nc * sizeof(*nk));
+        if (nk == NULL) {
+            x->nomem = true;
+            return;
+        }
+        x->kdcs = nk;
+        x->cap_kdcs = nc;
+    }
     k = &x->kdcs[x->n_kdcs++];
     memset(k, 0, sizeof(*k));
     snprintf(k->host, sizeof(k->host), "%s", host);
@@ -1127,17 +1144,16 @@ kerb_kdc_send(const char *realm, const uint8_t *req, size_t len,
     if (ret != HSMSSP_OK)
         goto cleanup;
 
-    /* Step 2: the list. */
-    x.kdcs = calloc(KERB_KDC_MAX_KDCS, sizeof(*x.kdcs));
-    if (x.kdcs == NULL) {
-        ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
-        goto cleanup;
-    }
+    /* Step 2: the list (add_kdc allocates its slots). */
     ret = read_krb5_conf(&x, cfg->udp_limit == 0);
     if (ret != HSMSSP_OK)
         goto cleanup;
-    if (x.n_kdcs == 0 && x.dns)
+    if (x.n_kdcs == 0 && x.dns && !x.nomem)
         dns_lookup(&x);
+    if (x.nomem) {
+        ret = BASE_ERR0(HSMSSP_ERR_NOMEM);
+        goto cleanup;
+    }
     if (x.n_kdcs == 0) {
         ret = BASE_ERR(HSMSSP_ERR_KDC_UNREACHABLE,
                        "realm %s: no KDC in the Kerberos configuration "
