@@ -39,12 +39,30 @@ typedef struct kerb_rcache kerb_rcache;
 
 typedef struct kerb_cred_key kerb_cred_key;
 
+/* Accounts whose key lists an env keeps, and for how long (seconds). */
+#define KERB_LT_LISTS 16
+#define KERB_LT_LIST_TTL 60
+
 typedef struct kerb_state {
     pthread_mutex_t lock;
     kerb_rcache *rcache;    /* opened at the first replay check */
     kerb_cred_key *session_keys; /* imported as session objects */
     size_t n_session_keys;
     char *default_realm;    /* from krb5.conf, read once */
+    /* The key store's list of an account's keys (kerb_ks_list), kept for
+     * KERB_LT_LIST_TTL seconds so that acquisitions and AS exchanges do
+     * not read the attributes of every key object on the token each
+     * time (the cost grows with the token).  Only lists with keys are
+     * kept; a key missing when opened, or a pre-authentication the KDC
+     * refused, lists again (kerb_lt_load_fresh). */
+    struct {
+        const void *tok;
+        char client[KERB_KS_MAX_PRINCIPAL + 1];
+        kerb_ks_entry *v;
+        size_t n;
+        int64_t at;
+    } lt_lists[KERB_LT_LISTS];
+    size_t n_lt_lists;
 } kerb_state;
 
 hsmssp_err kerb_state_get(prov_env *env, kerb_state **st_out) BASE_WUR;
@@ -400,6 +418,11 @@ void kerb_out_free(kerb_out *out);
  * kerb_lt_free() releases what it opened. */
 hsmssp_err kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
                         kerb_lt_key *lt, size_t max, size_t *n_out) BASE_WUR;
+/* The same from a new listing of the token (the env's kept list of
+ * client is replaced): after the KDC refused a key, or one was gone. */
+hsmssp_err kerb_lt_load_fresh(prov_env *env, hsm_token *tok,
+                              const char *client, kerb_lt_key *lt,
+                              size_t max, size_t *n_out) BASE_WUR;
 void kerb_lt_free(kerb_lt_key *lt, size_t n);
 
 /* The credential's TGT (for its own realm), refreshed first when it

@@ -31,6 +31,8 @@ state_destroy(void *p)
     for (size_t i = 0; i < st->n_session_keys; i++)
         hsm_key_free(st->session_keys[i].key);
     free(st->session_keys);
+    for (size_t i = 0; i < st->n_lt_lists; i++)
+        free(st->lt_lists[i].v);
     kerb_rcache_close(st->rcache);
     free(st->default_realm);
     pthread_mutex_destroy(&st->lock);

@@ -125,9 +125,87 @@ session_key_for(kerb_state *st, const char *client, int32_t etype,
     return found;
 }
 
-hsmssp_err
-kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
-             kerb_lt_key *lt, size_t max, size_t *n_out)
+/* The env's kept list of client's keys on tok: a copy in *v_out (n
+ * entries) when one younger than KERB_LT_LIST_TTL is there, else a new
+ * listing, which is kept when it has keys (the oldest kept list makes
+ * room).  fresh: list again whatever is kept. */
+static hsmssp_err
+lt_list(kerb_state *st, hsm_token *tok, const char *client, bool fresh,
+        kerb_ks_entry **v_out, size_t *n_out)
+{
+    int64_t now = now_s();
+    kerb_ks_entry *v = NULL, *keep = NULL;
+    size_t n = 0, slot;
+    hsmssp_err ret;
+
+    *v_out = NULL;
+    *n_out = 0;
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < st->n_lt_lists && !fresh; i++) {
+        if (st->lt_lists[i].tok != (const void *)tok ||
+            strcmp(st->lt_lists[i].client, client) != 0 ||
+            now - st->lt_lists[i].at >= KERB_LT_LIST_TTL ||
+            now < st->lt_lists[i].at)
+            continue;
+        n = st->lt_lists[i].n;
+        v = malloc(n * sizeof(*v));
+        if (v != NULL)
+            memcpy(v, st->lt_lists[i].v, n * sizeof(*v));
+        pthread_mutex_unlock(&st->lock);
+        if (v == NULL)
+            return BASE_ERR0(HSMSSP_ERR_NOMEM);
+        *v_out = v;
+        *n_out = n;
+        return HSMSSP_OK;
+    }
+    pthread_mutex_unlock(&st->lock);
+
+    ret = kerb_ks_list(tok, client, &v, &n);
+    if (ret != HSMSSP_OK)
+        return ret;
+    if (n > 0 && strlen(client) < sizeof(st->lt_lists[0].client))
+        keep = malloc(n * sizeof(*keep));
+    pthread_mutex_lock(&st->lock);
+    /* This account's old list, else a free slot, else the oldest. */
+    slot = st->n_lt_lists;
+    for (size_t i = 0; i < st->n_lt_lists; i++) {
+        if (st->lt_lists[i].tok == (const void *)tok &&
+            strcmp(st->lt_lists[i].client, client) == 0) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot == st->n_lt_lists && slot == KERB_LT_LISTS) {
+        slot = 0;
+        for (size_t i = 1; i < st->n_lt_lists; i++)
+            if (st->lt_lists[i].at < st->lt_lists[slot].at)
+                slot = i;
+    }
+    if (slot < st->n_lt_lists) {
+        /* Replaced, or dropped when the new listing is not kept. */
+        free(st->lt_lists[slot].v);
+        st->lt_lists[slot] = st->lt_lists[--st->n_lt_lists];
+        slot = st->n_lt_lists;
+    }
+    if (keep != NULL) {
+        memcpy(keep, v, n * sizeof(*keep));
+        st->lt_lists[slot].tok = tok;
+        snprintf(st->lt_lists[slot].client,
+                 sizeof(st->lt_lists[slot].client), "%s", client);
+        st->lt_lists[slot].v = keep;
+        st->lt_lists[slot].n = n;
+        st->lt_lists[slot].at = now;
+        st->n_lt_lists++;
+    }
+    pthread_mutex_unlock(&st->lock);
+    *v_out = v;
+    *n_out = n;
+    return HSMSSP_OK;
+}
+
+static hsmssp_err
+lt_load(prov_env *env, hsm_token *tok, const char *client, bool fresh,
+        kerb_lt_key *lt, size_t max, size_t *n_out)
 {
     const prov_config *cfg = prov_env_config(env);
     kerb_state *st = NULL;
@@ -138,7 +216,7 @@ kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
     *n_out = 0;
     ret = kerb_state_get(env, &st);
     if (ret == HSMSSP_OK)
-        ret = kerb_ks_list(tok, client, &v, &n);
+        ret = lt_list(st, tok, client, fresh, &v, &n);
     if (ret != HSMSSP_OK)
         return ret;
     total = n;
@@ -184,6 +262,26 @@ kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
     *n_out = k;
     free(v);
     return ret;
+}
+
+hsmssp_err
+kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
+             kerb_lt_key *lt, size_t max, size_t *n_out)
+{
+    hsmssp_err ret = lt_load(env, tok, client, false, lt, max, n_out);
+
+    /* A kept list naming a key that has left the token since: list
+     * again. */
+    if (ret == HSMSSP_ERR_KEY_NOT_FOUND)
+        ret = lt_load(env, tok, client, true, lt, max, n_out);
+    return ret;
+}
+
+hsmssp_err
+kerb_lt_load_fresh(prov_env *env, hsm_token *tok, const char *client,
+                   kerb_lt_key *lt, size_t max, size_t *n_out)
+{
+    return lt_load(env, tok, client, true, lt, max, n_out);
 }
 
 /* Opens the client's keys on the token; *found_out false when there are
@@ -299,6 +397,8 @@ cleanup:
     return ret;
 }
 
+static hsmssp_err as_fresh_keys(kerb_cred *c, kerb_tkt **out);
+
 hsmssp_err
 kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
                  int64_t *expiry_out)
@@ -354,9 +454,8 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
                  "stored TGT of %s not usable: %s", o->client,
                  hsmssp_last_error_detail());
     if (have_keys) {
-        ret = as_with_keys(c, &o->tgt);
-        if (ret == HSMSSP_OK)
-            o->src = KERB_SRC_TOKEN_KEY;
+        o->src = KERB_SRC_TOKEN_KEY;
+        ret = as_fresh_keys(c, &o->tgt);
         goto done;
     }
     ret = kerb_ccache_load(c->env, c->tok, NULL, o->client, 0, &o->ccache,
@@ -466,16 +565,43 @@ as_fresh_keys(kerb_cred *c, kerb_tkt **out)
     kerb_out *o = c->out;
     hsmssp_err ret;
 
+    struct {
+        int32_t etype;
+        uint32_t kvno;
+    } was[KERB_MAX_LT_KEYS];
+    size_t n_was = o->n_lt;
+    bool refused;
+    char why[512];
+
     ret = as_with_keys(c, out);
-    if (!key_gone(ret) || o->src != KERB_SRC_TOKEN_KEY)
+    /* Keys gone, or refused by the KDC (a newer kvno imported since they
+     * were opened, after a rotation): the token is listed again. */
+    refused = ret == HSMSSP_ERR_PREAUTH_FAILED;
+    if ((!key_gone(ret) && !refused) || o->src != KERB_SRC_TOKEN_KEY)
         return ret;
+    (void)snprintf(why, sizeof(why), "%s", kerb_detail_tail(ret));
+    for (size_t i = 0; i < n_was; i++) {
+        was[i].etype = o->lt[i].etype;
+        was[i].kvno = o->lt[i].kvno;
+    }
     kerb_lt_free(o->lt, o->n_lt);
     o->n_lt = 0;
-    ret = kerb_lt_load(c->env, c->tok, o->client, o->lt, KERB_MAX_LT_KEYS,
-                       &o->n_lt);
+    ret = kerb_lt_load_fresh(c->env, c->tok, o->client, o->lt,
+                             KERB_MAX_LT_KEYS, &o->n_lt);
     if (ret == HSMSSP_OK && o->n_lt == 0)
         ret = BASE_ERR(HSMSSP_ERR_KEY_NOT_FOUND,
                        "the keys of %s left the token", o->client);
+    if (ret == HSMSSP_OK && refused && o->n_lt == n_was) {
+        /* The same keys: asking again would only count one more failed
+         * pre-authentication against the account. */
+        bool same = true;
+
+        for (size_t i = 0; i < n_was; i++)
+            same = same && o->lt[i].etype == was[i].etype &&
+                   o->lt[i].kvno == was[i].kvno;
+        if (same)
+            return BASE_ERR(HSMSSP_ERR_PREAUTH_FAILED, "%s", why);
+    }
     if (ret == HSMSSP_OK)
         ret = as_with_keys(c, out);
     return ret;

@@ -1928,6 +1928,121 @@ test_source_store(void **state)
     FreeCredentialsHandle(&acred);
 }
 
+/* ---- key rotation ------------------------------------------------------ */
+
+/* svcacct's keytab keys imported as kvno into persistent objects, or
+ * random keys in their place when bogus. */
+static void
+import_svcacct_as(hsm_token *tok, uint32_t kvno, bool bogus)
+{
+    krb5_context kc;
+    krb5_keytab kt;
+    krb5_kt_cursor cur;
+    krb5_keytab_entry ent;
+    char path[700];
+    size_t n = 0;
+
+    assert_int_equal(krb5_init_context(&kc), 0);
+    snprintf(path, sizeof(path), "FILE:%s/svcacct.keytab", ku_realm());
+    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
+    assert_int_equal(krb5_kt_start_seq_get(kc, kt, &cur), 0);
+    while (krb5_kt_next_entry(kc, kt, &ent, &cur) == 0) {
+        kerb_ks_entry e;
+        base_secret *k = NULL;
+        hsm_key *key = NULL;
+        hsmssp_err ret;
+
+        memset(&e, 0, sizeof(e));
+        snprintf(e.principal, sizeof(e.principal), "%s", SVCACCT);
+        e.kvno = kvno;
+        e.etype = ent.key.enctype;
+        TU_OK(base_secret_from(ent.key.contents, ent.key.length, &k));
+        krb5_free_keytab_entry_contents(kc, &ent);
+        if (bogus)
+            tu_fill(k->data, k->len, 0xb0605000u + (uint32_t)e.etype);
+        ret = kerb_ks_import(tok, &e, k, true, true, &key);
+        base_secret_free(k);
+        if (ret == HSMSSP_ERR_POLICY_HOST_OP)
+            continue; /* arcfour-hmac without H(op) */
+        TU_OK(ret);
+        hsm_key_free(key);
+        n++;
+    }
+    krb5_kt_end_seq_get(kc, kt, &cur);
+    krb5_kt_close(kc, kt);
+    krb5_free_context(kc);
+    assert_true(n >= 3);
+}
+
+/* The env keeps each account's list of keys for a minute (kerb_lt_load):
+ * a key the KDC refuses, or one gone from the token, lists the token
+ * again, and only new keys earn a second AS exchange. */
+static void
+test_key_rotation(void **state)
+{
+    CredHandle icred, acred;
+    prov_env *env = NULL;
+    hsm_token *tok = NULL;
+    size_t n = 0;
+
+    (void)state;
+    std_runtime();
+    TU_OK(sspi_runtime_env(&env));
+    TU_OK(prov_env_token(env, &tok));
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    check_client_seen(&icred, &acred, "e18/localhost", SVCACCT);
+    FreeCredentialsHandle(&icred);
+
+    /* Wrong keys in place of the right ones, under kvno 50: the kept
+     * list names keys gone from the token, the new listing the wrong
+     * ones, and the KDC refuses them; listing again finds the same keys,
+     * so there is no second attempt. */
+    TU_OK(kerb_ks_remove(tok, SVCACCT, -1, &n));
+    softhsm_imported &= ~(unsigned)KT_SVCACCT;
+    softhsm_rc4_imported &= ~(unsigned)KT_SVCACCT;
+    import_svcacct_as(tok, 50, true);
+    assert_int_equal(
+        ku_try_acquire("svcacct", SECPKG_CRED_OUTBOUND, NULL, &icred),
+        SEC_E_LOGON_DENIED);
+    /* Said once, with the KDC's error. */
+    {
+        const char *d = hsmssp_last_error_detail();
+        const char *p = strstr(d, "refused the pre-authentication");
+
+        assert_non_null(p);
+        assert_null(strstr(p + 1, "refused the pre-authentication"));
+        assert_non_null(strstr(d, "PREAUTH_FAILED"));
+    }
+
+    /* The right keys arrive as kvno 51 while the env still keeps the
+     * list of kvno 50: the KDC's refusal lists the token again, and the
+     * AS exchange is retried with the new keys. */
+    import_svcacct_as(tok, 51, false);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    check_client_seen(&icred, &acred, "e17/localhost", SVCACCT);
+    FreeCredentialsHandle(&icred);
+
+    /* The wrong keys leave: the kept list names them, so the token is
+     * listed again. */
+    TU_OK(kerb_ks_remove(tok, SVCACCT, 50, &n));
+    assert_true(n >= 3);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    check_client_seen(&icred, &acred, "e20/localhost", SVCACCT);
+    FreeCredentialsHandle(&icred);
+    /* Kept: wrong keys imported as kvno 52 now are not listed within the
+     * minute; the kept list (kvno 51) serves, without a listing. */
+    import_svcacct_as(tok, 52, true);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    check_client_seen(&icred, &acred, "e18/localhost", SVCACCT);
+    FreeCredentialsHandle(&icred);
+
+    /* The next case imports the keytab's keys again. */
+    TU_OK(kerb_ks_remove(tok, SVCACCT, -1, &n));
+    FreeCredentialsHandle(&acred);
+    prov_env_unref(env);
+}
+
 /* ---- delegation ------------------------------------------------------ */
 
 /* A delegated credential reaches host/localhost as svcacct. */
@@ -2346,6 +2461,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_source_password),
         cmocka_unit_test(test_source_ccache),
         cmocka_unit_test(test_source_store),
+        cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_delegation_allowed),
         cmocka_unit_test(test_delegation_refused),
         cmocka_unit_test(test_delegation_impersonation),
