@@ -596,22 +596,43 @@ parse_host_spec(const char *s, char *host, size_t cap, uint16_t *port)
 
 /* Appends a KDC, or merges transports into an entry of the same host
  * (a _udp and a _tcp SRV record for one target become one KDC, so that
- * RESPONSE_TOO_BIG can go back to the same machine over TCP). */
+ * RESPONSE_TOO_BIG can go back to the same machine over TCP).  Records of
+ * one transport for the same host on different ports are different KDCs;
+ * a record of the other transport joins the entry on its own port if
+ * there is one, else the first that lacks that transport; a record
+ * repeating a transport and port adds nothing. */
 static void
 add_kdc(xfer *x, const char *host, uint16_t udp_port, uint16_t tcp_port,
         bool merge)
 {
-    kdc_entry *k;
+    kdc_entry *k, *into = NULL;
 
     if (merge) {
         for (size_t i = 0; i < x->n_kdcs; i++) {
+            bool fits, same_port;
+
             k = &x->kdcs[i];
             if (strcasecmp(k->host, host) != 0)
                 continue;
-            if (k->udp_port == 0)
-                k->udp_port = udp_port;
-            if (k->tcp_port == 0)
-                k->tcp_port = tcp_port;
+            if ((udp_port != 0 && k->udp_port == udp_port) ||
+                (tcp_port != 0 && k->tcp_port == tcp_port))
+                return;
+            fits = (udp_port == 0 || k->udp_port == 0) &&
+                   (tcp_port == 0 || k->tcp_port == 0);
+            if (!fits)
+                continue;
+            same_port = (udp_port != 0 && k->tcp_port == udp_port) ||
+                        (tcp_port != 0 && k->udp_port == tcp_port);
+            if (into == NULL || same_port)
+                into = k;
+            if (same_port)
+                break;
+        }
+        if (into != NULL) {
+            if (into->udp_port == 0)
+                into->udp_port = udp_port;
+            if (into->tcp_port == 0)
+                into->tcp_port = tcp_port;
             return;
         }
     }

@@ -811,6 +811,84 @@ if [ -n "$kcm_pid" ]; then
     rm -f "$kcm_sock"
 fi
 
+# ---- 5. KDCs from DNS SRV records ---------------------------------------------
+
+# A realm section without kdc lines, dns_lookup_kdc on: the KDCs come from
+# _kerberos._udp and _kerberos._tcp SRV records (res_nquery).  The
+# resolver reads /etc/resolv.conf, which names no port, so the client runs
+# in a mount namespace of its own (unshare -m) where a copy naming this
+# test's DNS server (fakedns.py on 127.0.0.77:53) is bound over it; other
+# processes keep the machine's resolver.
+dns_addr=127.0.0.77
+printf 'nameserver %s\noptions attempts:1 timeout:2\n' "$dns_addr" \
+    >"$KDC_TMP/resolv.conf"
+sed -e '/^ *kdc = /d' -e 's/dns_lookup_kdc = false/dns_lookup_kdc = true/' \
+    "$dir/krb5.conf" >"$KDC_TMP/dns.krb5.conf"
+# in_ns CMD...: CMD with the test's resolv.conf.
+in_ns() {
+    unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift &&
+        exec "$@"' sh "$KDC_TMP/resolv.conf" "$@"
+}
+# start_dns RECORD...: fakedns.py with these SRV records, once it answers.
+dns_pid=
+start_dns() {
+    [ -n "$dns_pid" ] && stop_pid "$dns_pid"
+    : >"$KDC_TMP/dns.log"
+    "$PY" "$here/fakedns.py" "$dns_addr" 53 "$KDC_TMP/dns.log" "$@" \
+        >"$KDC_TMP/dns.out" 2>&1 </dev/null &
+    dns_pid=$!
+    KDC_PIDS+=("$dns_pid")
+    for _ in $(seq 50); do
+        in_ns "$PY" -c 'import socket; socket.getaddrinfo("probe.invalid", 0)' \
+            >/dev/null 2>&1
+        grep -q '^probe\.invalid ' "$KDC_TMP/dns.log" && return 0
+        kill -0 "$dns_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sed 's/^/     | /' "$KDC_TMP/dns.out"
+    return 1
+}
+if ! in_ns true 2>"$KDC_TMP/unshare.err"; then
+    kdc_bad "unshare -m and a bind mount over /etc/resolv.conf (root with CAP_SYS_ADMIN)"
+    sed 's/^/     | /' "$KDC_TMP/unshare.err"
+elif ! start_dns; then
+    kdc_bad "fakedns.py on $dns_addr:53"
+else
+    # No records: the realm has no KDC, and the message says where it
+    # looked.
+    expect_status "DNS without SRV records" "$ST_NO_AUTHORITY" \
+        "nor in DNS (_kerberos SRV records)" \
+        in_ns env KRB5_CONFIG="$KDC_TMP/dns.krb5.conf" "$cli" client \
+        --config "$cfg" --credential svcacct localhost e18@localhost x
+    kdc_assert_eq "DNS without SRV records: both SRV names asked" \
+        "$(grep -c "^_kerberos\._\(udp\|tcp\)\.$realm 33\$" "$KDC_TMP/dns.log")" 2
+    # Records: over UDP a dead port first (priority 0), the realm's KDC
+    # second; over TCP the realm's KDC.
+    dead=$(free_port)
+    if start_dns "_kerberos._udp.$realm=1,0,$HSMSSP_KDC_PORT,localhost" \
+        "_kerberos._udp.$realm=0,0,$dead,localhost" \
+        "_kerberos._tcp.$realm=0,0,$HSMSSP_KDC_PORT,localhost"; then
+        kdc_start_gss_server "$HSMSSP_KT_E18" e18@localhost ||
+            kdc_bad "KDC from DNS: gss-server"
+        kdc_check "KDC from DNS SRV records" in_ns env \
+            KRB5_CONFIG="$KDC_TMP/dns.krb5.conf" "$cli" client --config \
+            "$cfg" --port "$SRV_PORT" --credential svcacct localhost \
+            e18@localhost "hi through DNS"
+        kdc_wait_server 10 >/dev/null
+        kdc_assert_grep "KDC from DNS: server saw the login" "$SRV_LOG" \
+            "Accepted connection: \"svcacct@$realm\""
+        kdc_assert_grep "KDC from DNS: server got the message" "$SRV_LOG" \
+            "hi through DNS"
+        # Each request to the KDC (AS-REQ twice, TGS-REQ) looks both up.
+        kdc_assert_eq "KDC from DNS: the SRV names asked per request" \
+            "$(grep -c "^_kerberos\._udp\.$realm 33\$" "$KDC_TMP/dns.log") $(grep -c "^_kerberos\._tcp\.$realm 33\$" "$KDC_TMP/dns.log")" \
+            "3 3"
+    else
+        kdc_bad "fakedns.py on $dns_addr:53 with records"
+    fi
+    stop_pid "$dns_pid"
+fi
+
 # ---- the end: nothing left running ------------------------------------------
 
 for p in "$pa_pid" "$pb_pid"; do

@@ -15,8 +15,8 @@
  * order are tested on hand-built answers (no DNS server needed), and the
  * krb5.conf values (provider/config.h prov_krb5_realm_read) on the
  * profile libkrb5 hands out.  The lookup of SRV records itself
- * (res_nquery) is not exercised: that would need a DNS server the
- * resolver can be pointed at.
+ * (res_nquery) runs in tests/kdc/test_initiator_kdc.sh against a DNS
+ * server of the test's own (tests/kdc/fakedns.py).
  */
 #include "testutil.h"
 
