@@ -35,7 +35,8 @@
  *           credential for the account whose key is on the token (what
  *           AcquireCredentialsHandle does below the handle table; it
  *           looks up the key objects and the kinit store, then runs the
- *           exchange with PA-ENC-TIMESTAMP on the token) and its free, vs
+ *           exchange with PA-ENC-TIMESTAMP on the token) and its free
+ *           with the env's shared TGT purged, vs
  *           krb5_get_init_creds_keytab() and krb5_free_cred_contents().
  *           Not AcquireCredentialsHandle itself: it acquires in the SSPI
  *           runtime's current env, which is the last one configured (NSS),
@@ -1329,8 +1330,9 @@ tgs_slice(bpath *p, size_t si, double slice)
 
 /* One AS exchange and the free of its result.  Both pre-authenticate
  * the way the KDC asks (PREAUTH_REQUIRED first, then PA-ENC-TIMESTAMP:
- * two round trips each), and both read their key each time: hsmssp finds
- * the account's key objects on the token, MIT reads the keytab file. */
+ * two round trips each), and both open their key each time: hsmssp finds
+ * the account's key objects on the token (from the list of them the env
+ * keeps for a minute), MIT reads the keytab file. */
 static bool
 as_one(bpath *p, size_t si, char *why, size_t cap)
 {
@@ -1342,6 +1344,11 @@ as_one(bpath *p, size_t si, char *why, size_t cap)
         ret = kerb_acquire(p->env, client_name[si], PROV_CRED_OUTBOUND, NULL,
                            &cred, &exp);
         kerb_cred_free(cred);
+        /* The env shares the TGT with later credentials of the account:
+         * dropped, so that the next acquisition runs an exchange (and the
+         * session key object is destroyed here, as the free did before
+         * TGTs were shared). */
+        kerb_shared_tgt_purge(p->env, NULL);
         if (ret != HSMSSP_OK) {
             why_hsmssp(why, cap, "kerb_acquire (outbound)", ret);
             return false;

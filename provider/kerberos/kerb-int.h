@@ -42,6 +42,8 @@ typedef struct kerb_cred_key kerb_cred_key;
 /* Accounts whose key lists an env keeps, and for how long (seconds). */
 #define KERB_LT_LISTS 16
 #define KERB_LT_LIST_TTL 60
+/* Accounts whose TGT an env shares between credentials. */
+#define KERB_SHARED_TGTS 16
 
 typedef struct kerb_state {
     pthread_mutex_t lock;
@@ -63,6 +65,18 @@ typedef struct kerb_state {
         int64_t at;
     } lt_lists[KERB_LT_LISTS];
     size_t n_lt_lists;
+    /* The newest TGT of each account whose key is on the token, shared
+     * by the outbound credentials of this process (the logon session
+     * Windows' LSA keeps): a second AcquireCredentialsHandle takes it
+     * instead of another AS exchange.  Referenced; pid: the process that
+     * got it (a forked child's token session has lost its key). */
+    struct {
+        const void *tok;
+        pid_t pid;
+        char client[KERB_KS_MAX_PRINCIPAL + 1];
+        struct kerb_tkt *tgt;
+    } shared_tgts[KERB_SHARED_TGTS];
+    size_t n_shared_tgts;
 } kerb_state;
 
 hsmssp_err kerb_state_get(prov_env *env, kerb_state **st_out) BASE_WUR;
@@ -418,6 +432,11 @@ void kerb_out_free(kerb_out *out);
  * kerb_lt_free() releases what it opened. */
 hsmssp_err kerb_lt_load(prov_env *env, hsm_token *tok, const char *client,
                         kerb_lt_key *lt, size_t max, size_t *n_out) BASE_WUR;
+/* Drops the env's shared TGTs (of client, or of every account when
+ * client is NULL): the next acquisition runs an AS exchange.  Credentials
+ * keep the TGTs they hold. */
+void kerb_shared_tgt_purge(prov_env *env, const char *client);
+
 /* The same from a new listing of the token (the env's kept list of
  * client is replaced): after the KDC refused a key, or one was gone. */
 hsmssp_err kerb_lt_load_fresh(prov_env *env, hsm_token *tok,

@@ -33,6 +33,8 @@ state_destroy(void *p)
     free(st->session_keys);
     for (size_t i = 0; i < st->n_lt_lists; i++)
         free(st->lt_lists[i].v);
+    for (size_t i = 0; i < st->n_shared_tgts; i++)
+        kerb_tkt_unref(st->shared_tgts[i].tgt);
     kerb_rcache_close(st->rcache);
     free(st->default_realm);
     pthread_mutex_destroy(&st->lock);

@@ -312,6 +312,142 @@ as_with_keys(kerb_cred *c, kerb_tkt **tgt_out)
                             NULL, tgt_out);
 }
 
+/* ---- TGTs shared between credentials ----------------------------------- */
+
+/* The entry of (tok, this process, client) in st; caller holds st->lock. */
+static size_t
+shared_find_locked(kerb_state *st, const kerb_cred *c, const char *client)
+{
+    pid_t pid = getpid();
+
+    for (size_t i = 0; i < st->n_shared_tgts; i++)
+        if (st->shared_tgts[i].tok == (const void *)c->tok &&
+            st->shared_tgts[i].pid == pid &&
+            strcmp(st->shared_tgts[i].client, client) == 0)
+            return i;
+    return st->n_shared_tgts;
+}
+
+/* The env's shared TGT of the credential's account when it is fresh (more
+ * than the refresh margin left) and, if newer_than is given, ends after
+ * it; referenced.  NULL otherwise. */
+static kerb_tkt *
+shared_tgt_get(kerb_cred *c, const kerb_tkt *newer_than)
+{
+    const prov_config *cfg = prov_env_config(c->env);
+    kerb_state *st = NULL;
+    kerb_tkt *t = NULL;
+    size_t i;
+
+    if (kerb_state_get(c->env, &st) != HSMSSP_OK) {
+        base_err_clear();
+        return NULL;
+    }
+    pthread_mutex_lock(&st->lock);
+    i = shared_find_locked(st, c, c->out->client);
+    if (i < st->n_shared_tgts) {
+        kerb_tkt *e = st->shared_tgts[i].tgt;
+
+        if (e->endtime - now_s() > margin(cfg) &&
+            (newer_than == NULL || e->endtime > newer_than->endtime))
+            t = kerb_tkt_ref(e);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return t;
+}
+
+/* Offers t (a TGT the credential just got from the KDC) to the env: it
+ * replaces the account's shared TGT unless that one ends later.  The
+ * least recently got entry makes room. */
+static void
+shared_tgt_put(kerb_cred *c, kerb_tkt *t)
+{
+    kerb_state *st = NULL;
+    kerb_tkt *old = NULL;
+    size_t i;
+
+    if (kerb_state_get(c->env, &st) != HSMSSP_OK) {
+        base_err_clear();
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    i = shared_find_locked(st, c, c->out->client);
+    if (i < st->n_shared_tgts) {
+        if (st->shared_tgts[i].tgt->endtime > t->endtime) {
+            pthread_mutex_unlock(&st->lock);
+            return;
+        }
+        old = st->shared_tgts[i].tgt;
+        st->shared_tgts[i] = st->shared_tgts[--st->n_shared_tgts];
+    } else if (st->n_shared_tgts == KERB_SHARED_TGTS) {
+        size_t o = 0;
+
+        for (size_t k = 1; k < st->n_shared_tgts; k++)
+            if (st->shared_tgts[k].tgt->authtime <
+                st->shared_tgts[o].tgt->authtime)
+                o = k;
+        old = st->shared_tgts[o].tgt;
+        st->shared_tgts[o] = st->shared_tgts[--st->n_shared_tgts];
+    }
+    i = st->n_shared_tgts++;
+    st->shared_tgts[i].tok = c->tok;
+    st->shared_tgts[i].pid = getpid();
+    snprintf(st->shared_tgts[i].client, sizeof(st->shared_tgts[i].client),
+             "%s", c->out->client);
+    st->shared_tgts[i].tgt = kerb_tkt_ref(t);
+    pthread_mutex_unlock(&st->lock);
+    kerb_tkt_unref(old);
+}
+
+/* Takes t out of the env's shared TGTs if it is there (its key has left
+ * the token). */
+static void
+shared_tgt_drop(kerb_cred *c, const kerb_tkt *t)
+{
+    kerb_state *st = NULL;
+    kerb_tkt *old = NULL;
+
+    if (kerb_state_get(c->env, &st) != HSMSSP_OK) {
+        base_err_clear();
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < st->n_shared_tgts; i++) {
+        if (st->shared_tgts[i].tgt == t) {
+            old = st->shared_tgts[i].tgt;
+            st->shared_tgts[i] = st->shared_tgts[--st->n_shared_tgts];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&st->lock);
+    kerb_tkt_unref(old);
+}
+
+void
+kerb_shared_tgt_purge(prov_env *env, const char *client)
+{
+    kerb_state *st = NULL;
+    kerb_tkt *gone[KERB_SHARED_TGTS];
+    size_t n = 0, w = 0;
+
+    if (kerb_state_get(env, &st) != HSMSSP_OK) {
+        base_err_clear();
+        return;
+    }
+    pthread_mutex_lock(&st->lock);
+    for (size_t i = 0; i < st->n_shared_tgts; i++) {
+        if (client == NULL || strcmp(st->shared_tgts[i].client, client) == 0)
+            gone[n++] = st->shared_tgts[i].tgt;
+        else
+            st->shared_tgts[w++] = st->shared_tgts[i];
+    }
+    st->n_shared_tgts = w;
+    pthread_mutex_unlock(&st->lock);
+    /* The session keys are destroyed outside the lock. */
+    for (size_t i = 0; i < n; i++)
+        kerb_tkt_unref(gone[i]);
+}
+
 /* ---- acquire ---------------------------------------------------------- */
 
 /* "user", "user@REALM" or user + domain (the realm, upper-cased as
@@ -454,8 +590,16 @@ kerb_out_acquire(kerb_cred *c, const char *principal, const prov_identity *id,
                  "stored TGT of %s not usable: %s", o->client,
                  hsmssp_last_error_detail());
     if (have_keys) {
+        /* Another credential of this process may hold a fresh TGT. */
         o->src = KERB_SRC_TOKEN_KEY;
+        o->tgt = shared_tgt_get(c, NULL);
+        if (o->tgt != NULL) {
+            ret = HSMSSP_OK;
+            goto done;
+        }
         ret = as_fresh_keys(c, &o->tgt);
+        if (ret == HSMSSP_OK)
+            shared_tgt_put(c, o->tgt);
         goto done;
     }
     ret = kerb_ccache_load(c->env, c->tok, NULL, o->client, 0, &o->ccache,
@@ -624,14 +768,24 @@ fetch_tgt(kerb_cred *c, const kerb_tkt *old, kerb_tkt **t_out)
     if (old != NULL && (old->flags & KERB_TKT_RENEWABLE) &&
         old->renew_till > now + cfg->clock_skew && old->endtime > now) {
         ret = renew(c, old, t_out);
-        if (ret == HSMSSP_OK)
+        if (ret == HSMSSP_OK) {
+            if (o->src == KERB_SRC_TOKEN_KEY)
+                shared_tgt_put(c, *t_out);
             return ret;
+        }
         base_log(HSMSSP_LOG_INFO, "kerberos",
                  "renewal of the TGT of %s failed (%s); trying its source",
                  o->client, hsmssp_last_error_detail());
     }
     switch (o->src) {
     case KERB_SRC_TOKEN_KEY:
+        /* Another credential of this process may have refreshed the
+         * account's TGT already. */
+        t = shared_tgt_get(c, old);
+        if (t != NULL) {
+            *t_out = t;
+            return HSMSSP_OK;
+        }
         /* Another process may have stored a newer TGT (hsmssp kinit from
          * cron): cheaper than an AS exchange. */
         if (kerb_store_load(c->env, c->tok, o->client, NULL, &t) ==
@@ -644,6 +798,8 @@ fetch_tgt(kerb_cred *c, const kerb_tkt *old, kerb_tkt **t_out)
         kerb_tkt_unref(t);
         t = NULL;
         ret = as_fresh_keys(c, &t);
+        if (ret == HSMSSP_OK)
+            shared_tgt_put(c, t);
         break;
     case KERB_SRC_PASSWORD:
         ret = as_with_keys(c, &t);
@@ -762,6 +918,7 @@ kerb_out_forget(kerb_cred *c, const kerb_tkt *t)
 
     if (o == NULL || t == NULL)
         return;
+    shared_tgt_drop(c, t);
     pthread_mutex_lock(&o->lock);
     if (o->tgt == t)
         o->tgt_dead = true;

@@ -2002,6 +2002,7 @@ test_key_rotation(void **state)
     softhsm_imported &= ~(unsigned)KT_SVCACCT;
     softhsm_rc4_imported &= ~(unsigned)KT_SVCACCT;
     import_svcacct_as(tok, 50, true);
+    kerb_shared_tgt_purge(env, SVCACCT); /* no TGT from the first login */
     assert_int_equal(
         ku_try_acquire("svcacct", SECPKG_CRED_OUTBOUND, NULL, &icred),
         SEC_E_LOGON_DENIED);
@@ -2020,6 +2021,7 @@ test_key_rotation(void **state)
      * AS exchange is retried with the new keys. */
     import_svcacct_as(tok, 51, false);
     ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    kerb_shared_tgt_purge(env, SVCACCT);
     check_client_seen(&icred, &acred, "e17/localhost", SVCACCT);
     FreeCredentialsHandle(&icred);
 
@@ -2028,17 +2030,69 @@ test_key_rotation(void **state)
     TU_OK(kerb_ks_remove(tok, SVCACCT, 50, &n));
     assert_true(n >= 3);
     ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    kerb_shared_tgt_purge(env, SVCACCT);
     check_client_seen(&icred, &acred, "e20/localhost", SVCACCT);
     FreeCredentialsHandle(&icred);
     /* Kept: wrong keys imported as kvno 52 now are not listed within the
      * minute; the kept list (kvno 51) serves, without a listing. */
     import_svcacct_as(tok, 52, true);
     ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+    kerb_shared_tgt_purge(env, SVCACCT);
     check_client_seen(&icred, &acred, "e18/localhost", SVCACCT);
     FreeCredentialsHandle(&icred);
 
     /* The next case imports the keytab's keys again. */
     TU_OK(kerb_ks_remove(tok, SVCACCT, -1, &n));
+    FreeCredentialsHandle(&acred);
+    prov_env_unref(env);
+}
+
+/* Outbound credentials of one account in one process share its TGT: a
+ * second acquisition asks the KDC nothing, a credential's end leaves the
+ * others theirs, and after a purge the next acquisition runs an AS
+ * exchange of its own. */
+static void
+test_shared_tgt(void **state)
+{
+    CredHandle c1, c2, c3, acred;
+    static uint8_t t1[8192], t2[8192], t3[8192];
+    size_t l1, l2, l3;
+    int64_t at1 = 0, at2 = 0, at3 = 0;
+    prov_env *env = NULL;
+
+    (void)state;
+    std_runtime();
+    TU_OK(sspi_runtime_env(&env));
+    kerb_shared_tgt_purge(env, NULL);
+    ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &c1);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &c2);
+    l1 = tgt_snapshot(&c1, t1, sizeof(t1), &at1);
+    l2 = tgt_snapshot(&c2, t2, sizeof(t2), &at2);
+    assert_true(l1 == l2 && memcmp(t1, t2, l1) == 0);
+    assert_true(at1 == at2);
+    /* The first credential's end takes nothing from the second. */
+    FreeCredentialsHandle(&c1);
+    check_client_seen(&c2, &acred, "e18/localhost", SVCACCT);
+
+    /* Purged: a new TGT (a new ticket encoding: a new session key). */
+    kerb_shared_tgt_purge(env, SVCACCT);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &c3);
+    l3 = tgt_snapshot(&c3, t3, sizeof(t3), &at3);
+    assert_false(l3 == l2 && memcmp(t3, t2, l3) == 0);
+    check_client_seen(&c3, &acred, "e17/localhost", SVCACCT);
+    /* The older credential keeps the TGT it holds. */
+    check_client_seen(&c2, &acred, "e20/localhost", SVCACCT);
+    l2 = tgt_snapshot(&c2, t2, sizeof(t2), &at2);
+    assert_false(l3 == l2 && memcmp(t3, t2, l3) == 0);
+    /* A purge of another account leaves svcacct's. */
+    kerb_shared_tgt_purge(env, "nobody@" REALM);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &c1);
+    l1 = tgt_snapshot(&c1, t1, sizeof(t1), &at1);
+    assert_true(l1 == l3 && memcmp(t1, t3, l1) == 0);
+    FreeCredentialsHandle(&c1);
+    FreeCredentialsHandle(&c2);
+    FreeCredentialsHandle(&c3);
     FreeCredentialsHandle(&acred);
     prov_env_unref(env);
 }
@@ -2462,6 +2516,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_source_ccache),
         cmocka_unit_test(test_source_store),
         cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_shared_tgt),
         cmocka_unit_test(test_delegation_allowed),
         cmocka_unit_test(test_delegation_refused),
         cmocka_unit_test(test_delegation_impersonation),
