@@ -766,6 +766,22 @@ cts_encrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
     return HSMSSP_OK;
 }
 
+/* hsm_rv() for a call of a multi-part CBC decryption.  Every error ends
+ * the operation except CKR_BUFFER_TOO_SMALL, which leaves it active: the
+ * sizes given are never too small for unpadded CBC, so a token that says
+ * so is faulty, and the error is a token failure, whose session is closed
+ * rather than pooled with an operation still active. */
+static hsmssp_err
+cbc_rv(CK_RV rv, const char *what)
+{
+    if (rv == CKR_BUFFER_TOO_SMALL)
+        return BASE_ERR(HSMSSP_ERR_TOKEN_FAILURE,
+                        "%s: the token asked for more room than unpadded CBC "
+                        "needs",
+                        what);
+    return hsm_rv(rv, what);
+}
+
 /*
  * Decrypts L >= 16 bytes of c (Kerberos CS3 order) into out[0..L) with
  * the initial vector iv0.  work must hold 16 * ceil(L/16) bytes.
@@ -818,20 +834,20 @@ cts_decrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
      * token that holds the first block back instead of returning Z at
      * once gets the two operations. */
     {
-        const uint8_t *tail = c + L - d, *cn = c + L - d - 16;
+        const uint8_t *tail = c + L - d;
         static const uint8_t zero[16];
         CK_MECHANISM cbc0 = {CKM_AES_CBC, (CK_VOID_PTR)zero, sizeof(zero)};
         size_t body = (n - 1) * 16;
         CK_ULONG olen = sizeof(z), got;
-        CK_RV rv = P11(tok, C_DecryptInit, s->h, &cbc0, ke);
+        uint8_t cn[16]; /* public; copied: out may overlap c */
+        CK_RV rv;
 
+        memcpy(cn, c + L - d - 16, sizeof(cn));
+        rv = P11(tok, C_DecryptInit, s->h, &cbc0, ke);
         if (rv == CKR_OK)
-            rv = P11(tok, C_DecryptUpdate, s->h, (CK_BYTE_PTR)cn, 16, z,
-                     &olen);
+            rv = P11(tok, C_DecryptUpdate, s->h, cn, 16, z, &olen);
         if (rv != CKR_OK) {
-            /* An error of C_DecryptInit or C_DecryptUpdate leaves no
-             * operation active. */
-            ret = hsm_rv(rv, "C_DecryptUpdate(CKM_AES_CBC)");
+            ret = cbc_rv(rv, "C_DecryptUpdate(CKM_AES_CBC)");
             goto cleanup;
         }
         if (olen == 16) {
@@ -846,7 +862,7 @@ cts_decrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
                 rv = P11(tok, C_DecryptFinal, s->h, out + got, &olen);
                 got += olen;
             }
-            ret = hsm_rv(rv, "C_DecryptUpdate(CKM_AES_CBC)");
+            ret = cbc_rv(rv, "C_DecryptUpdate(CKM_AES_CBC)");
             if (ret == HSMSSP_OK && got != body)
                 ret = BASE_ERR(HSMSSP_ERR_TOKEN_FAILURE,
                                "CBC decryption returned %lu of %zu bytes",
@@ -861,7 +877,7 @@ cts_decrypt(hsm_token *tok, hsm_sess *s, const hsm_etype_plan *plan,
             olen = sizeof(z);
             rv = P11(tok, C_DecryptFinal, s->h, z, &olen);
             if (rv != CKR_OK) {
-                ret = hsm_rv(rv, "C_DecryptFinal(CKM_AES_CBC)");
+                ret = cbc_rv(rv, "C_DecryptFinal(CKM_AES_CBC)");
                 goto cleanup;
             }
             ret = p11_decrypt(tok, s, &ecb, ke, cn, 16, z, sizeof(z),

@@ -63,8 +63,10 @@ typedef struct kerb_state {
         kerb_ks_entry *v;
         size_t n;
         int64_t at;
+        uint64_t seq; /* when its listing started (lt_seq) */
     } lt_lists[KERB_LT_LISTS];
     size_t n_lt_lists;
+    uint64_t lt_seq; /* listings started */
     /* The newest TGT of each account whose key is on the token, shared
      * by the outbound credentials of this process (the logon session
      * Windows' LSA keeps): a second AcquireCredentialsHandle takes it
@@ -75,6 +77,7 @@ typedef struct kerb_state {
         pid_t pid;
         char client[KERB_KS_MAX_PRINCIPAL + 1];
         struct kerb_tkt *tgt;
+        int64_t got; /* when it was offered (the oldest makes room) */
     } shared_tgts[KERB_SHARED_TGTS];
     size_t n_shared_tgts;
 } kerb_state;

@@ -665,6 +665,17 @@ add_kdc(xfer *x, const char *host, uint16_t udp_port, uint16_t tcp_port,
     k->tcp_port = tcp_port;
 }
 
+/* True when a KDC of host has UDP port and no TCP port yet. */
+static bool
+udp_twin(const xfer *x, const char *host, uint16_t port)
+{
+    for (size_t i = 0; i < x->n_kdcs; i++)
+        if (strcasecmp(x->kdcs[i].host, host) == 0 &&
+            x->kdcs[i].udp_port == port && x->kdcs[i].tcp_port == 0)
+            return true;
+    return false;
+}
+
 /* Step 2: [realms] REALM kdc, udp_preference_limit, dns_lookup_kdc.  A
  * libkrb5 context per call: contexts are not to be shared between
  * threads, and a fresh one sees an edited krb5.conf.  A kdc entry that
@@ -920,9 +931,17 @@ dns_lookup(xfer *x)
             continue;
         }
         kerb_kdc_srv_order(srv, n, NULL, NULL);
-        for (size_t i = 0; i < n; i++)
-            add_kdc(x, srv[i].target, t == 0 ? srv[i].port : 0,
-                    t == 1 ? srv[i].port : 0, true);
+        if (t == 0) {
+            for (size_t i = 0; i < n; i++)
+                add_kdc(x, srv[i].target, srv[i].port, 0, true);
+            continue;
+        }
+        /* TCP records that name a UDP KDC's own host and port join it
+         * first, whatever their order; then the others. */
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < n; i++)
+                if (udp_twin(x, srv[i].target, srv[i].port) == (pass == 0))
+                    add_kdc(x, srv[i].target, 0, srv[i].port, true);
     }
 
 cleanup:

@@ -136,11 +136,13 @@ lt_list(kerb_state *st, hsm_token *tok, const char *client, bool fresh,
     int64_t now = now_s();
     kerb_ks_entry *v = NULL, *keep = NULL;
     size_t n = 0, slot;
+    uint64_t seq;
     hsmssp_err ret;
 
     *v_out = NULL;
     *n_out = 0;
     pthread_mutex_lock(&st->lock);
+    seq = ++st->lt_seq;
     for (size_t i = 0; i < st->n_lt_lists && !fresh; i++) {
         if (st->lt_lists[i].tok != (const void *)tok ||
             strcmp(st->lt_lists[i].client, client) != 0 ||
@@ -175,6 +177,15 @@ lt_list(kerb_state *st, hsm_token *tok, const char *client, bool fresh,
             break;
         }
     }
+    if (slot < st->n_lt_lists && st->lt_lists[slot].seq > seq) {
+        /* A listing that started after this one was kept meanwhile (a
+         * refusal listed again while this one ran): it stays. */
+        pthread_mutex_unlock(&st->lock);
+        free(keep);
+        *v_out = v;
+        *n_out = n;
+        return HSMSSP_OK;
+    }
     if (slot == st->n_lt_lists && slot == KERB_LT_LISTS) {
         slot = 0;
         for (size_t i = 1; i < st->n_lt_lists; i++)
@@ -195,6 +206,7 @@ lt_list(kerb_state *st, hsm_token *tok, const char *client, bool fresh,
         st->lt_lists[slot].v = keep;
         st->lt_lists[slot].n = n;
         st->lt_lists[slot].at = now;
+        st->lt_lists[slot].seq = seq;
         st->n_lt_lists++;
     }
     pthread_mutex_unlock(&st->lock);
@@ -363,8 +375,10 @@ static void
 shared_tgt_put(kerb_cred *c, kerb_tkt *t)
 {
     kerb_state *st = NULL;
-    kerb_tkt *old = NULL;
-    size_t i;
+    kerb_tkt *gone[KERB_SHARED_TGTS + 1];
+    size_t i, n_gone = 0;
+    int64_t now = now_s();
+    pid_t pid = getpid();
 
     if (kerb_state_get(c->env, &st) != HSMSSP_OK) {
         base_err_clear();
@@ -377,26 +391,41 @@ shared_tgt_put(kerb_cred *c, kerb_tkt *t)
             pthread_mutex_unlock(&st->lock);
             return;
         }
-        old = st->shared_tgts[i].tgt;
+        gone[n_gone++] = st->shared_tgts[i].tgt;
         st->shared_tgts[i] = st->shared_tgts[--st->n_shared_tgts];
-    } else if (st->n_shared_tgts == KERB_SHARED_TGTS) {
+    }
+    /* Expired TGTs, and those of a parent process (their session keys
+     * died with its token session), go; then the oldest offered makes
+     * room. */
+    for (size_t k = 0; k < st->n_shared_tgts;) {
+        if (st->shared_tgts[k].tgt->endtime <= now ||
+            st->shared_tgts[k].pid != pid) {
+            gone[n_gone++] = st->shared_tgts[k].tgt;
+            st->shared_tgts[k] = st->shared_tgts[--st->n_shared_tgts];
+        } else {
+            k++;
+        }
+    }
+    if (st->n_shared_tgts == KERB_SHARED_TGTS) {
         size_t o = 0;
 
         for (size_t k = 1; k < st->n_shared_tgts; k++)
-            if (st->shared_tgts[k].tgt->authtime <
-                st->shared_tgts[o].tgt->authtime)
+            if (st->shared_tgts[k].got < st->shared_tgts[o].got)
                 o = k;
-        old = st->shared_tgts[o].tgt;
+        gone[n_gone++] = st->shared_tgts[o].tgt;
         st->shared_tgts[o] = st->shared_tgts[--st->n_shared_tgts];
     }
     i = st->n_shared_tgts++;
     st->shared_tgts[i].tok = c->tok;
-    st->shared_tgts[i].pid = getpid();
+    st->shared_tgts[i].pid = pid;
     snprintf(st->shared_tgts[i].client, sizeof(st->shared_tgts[i].client),
              "%s", c->out->client);
     st->shared_tgts[i].tgt = kerb_tkt_ref(t);
+    st->shared_tgts[i].got = now;
     pthread_mutex_unlock(&st->lock);
-    kerb_tkt_unref(old);
+    /* Session keys are destroyed outside the lock. */
+    for (size_t k = 0; k < n_gone; k++)
+        kerb_tkt_unref(gone[k]);
 }
 
 /* Takes t out of the env's shared TGTs if it is there (its key has left
@@ -735,15 +764,26 @@ as_fresh_keys(kerb_cred *c, kerb_tkt **out)
     if (ret == HSMSSP_OK && o->n_lt == 0)
         ret = BASE_ERR(HSMSSP_ERR_KEY_NOT_FOUND,
                        "the keys of %s left the token", o->client);
-    if (ret == HSMSSP_OK && refused && o->n_lt == n_was) {
-        /* The same keys: asking again would only count one more failed
-         * pre-authentication against the account. */
-        bool same = true;
+    if (ret == HSMSSP_OK && refused) {
+        /* Asking again is worth a failed pre-authentication counted
+         * against the account only when a key the KDC may have refused
+         * changed: one of the enctypes offered before now has another
+         * kvno, or is gone (the KDC picks among those; an enctype added
+         * since is one it did not prefer). */
+        bool changed = false;
 
-        for (size_t i = 0; i < n_was; i++)
-            same = same && o->lt[i].etype == was[i].etype &&
-                   o->lt[i].kvno == was[i].kvno;
-        if (same)
+        for (size_t i = 0; i < n_was && !changed; i++) {
+            bool found = false;
+
+            for (size_t j = 0; j < o->n_lt; j++) {
+                if (o->lt[j].etype != was[i].etype)
+                    continue;
+                found = true;
+                changed = o->lt[j].kvno != was[i].kvno;
+            }
+            changed = changed || !found;
+        }
+        if (!changed)
             return BASE_ERR(HSMSSP_ERR_PREAUTH_FAILED, "%s", why);
     }
     if (ret == HSMSSP_OK)
