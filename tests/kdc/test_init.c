@@ -664,6 +664,17 @@ cached_endtime(CredHandle *cred, const char *server)
     return end;
 }
 
+/* kerb_shared_tgt_purge() of the SSPI runtime's env. */
+static void
+purge_shared_tgts(void)
+{
+    prov_env *env = NULL;
+
+    TU_OK(sspi_runtime_env(&env));
+    kerb_shared_tgt_purge(env, NULL);
+    prov_env_unref(env);
+}
+
 /* ---- kdc.log ----------------------------------------------------------- */
 
 /* ISSUE lines of kind ("AS_REQ", "TGS_REQ") for "CLIENT for SERVER"
@@ -1522,9 +1533,23 @@ test_ticket_cache(void **state)
 
     (void)state;
     std_runtime();
-    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     ku_acquire(NULL, SECPKG_CRED_INBOUND, &acred);
-    tgt_snapshot(&icred, tgt, sizeof(tgt), &authtime);
+    /* The KDC log tells TGTs apart by authtime alone, and other tests
+     * running at the same time log svcacct in too: a TGT whose second no
+     * other AS exchange of svcacct shares is taken (a few tries). */
+    for (int tries = 0;; tries++) {
+        size_t as_n;
+
+        ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
+        tgt_snapshot(&icred, tgt, sizeof(tgt), &authtime);
+        as_n = kdclog_wait("AS_REQ", SVCACCT " for krbtgt/" REALM "@" REALM,
+                           authtime, 1);
+        if (as_n == 1 || tries == 4)
+            break;
+        FreeCredentialsHandle(&icred);
+        purge_shared_tgts();
+        sleep(1);
+    }
     /* Earlier TGTs of this process may share the authtime (the same
      * second): count from here. */
     snprintf(what, sizeof(what), SVCACCT " for e17/localhost@" REALM);
@@ -1564,10 +1589,16 @@ test_ticket_cache(void **state)
                                  SVCACCT " for e18/localhost@" REALM, authtime,
                                  e18_before + 1),
                      e18_before + 1);
-    assert_int_equal(kdclog_count("TGS_REQ", what, authtime), e17_before + 1);
-    /* And one AS exchange made the TGT. */
-    assert_true(kdclog_count("AS_REQ", SVCACCT " for krbtgt/" REALM "@" REALM,
-                             authtime) >= 1);
+    /* And one AS exchange made the TGT; when another process's AS
+     * exchange for svcacct fell in the same second after all, its TGS
+     * exchanges are indistinguishable, and only a lower bound holds. */
+    if (kdclog_count("AS_REQ", SVCACCT " for krbtgt/" REALM "@" REALM,
+                     authtime) == 1)
+        assert_int_equal(kdclog_count("TGS_REQ", what, authtime),
+                         e17_before + 1);
+    else
+        assert_true(kdclog_count("TGS_REQ", what, authtime) >=
+                    e17_before + 1);
     FreeCredentialsHandle(&icred);
     FreeCredentialsHandle(&acred);
 }
