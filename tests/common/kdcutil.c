@@ -167,6 +167,13 @@ ku_configure(tu_token_kind kind, const char *fmt, ...)
 size_t
 ku_import_keytab(const char *name, tu_token_kind kind, bool skip_kvno1)
 {
+    return ku_import_keytab_as(name, kind, skip_kvno1, 0, false);
+}
+
+size_t
+ku_import_keytab_as(const char *name, tu_token_kind kind, bool skip_kvno1,
+                    uint32_t kvno, bool bogus)
+{
     krb5_context kc;
     krb5_keytab kt;
     krb5_kt_cursor cur;
@@ -194,9 +201,9 @@ ku_import_keytab(const char *name, tu_token_kind kind, bool skip_kvno1)
         assert_int_equal(krb5_unparse_name(kc, ent.principal, &pname), 0);
         snprintf(e.principal, sizeof(e.principal), "%s", pname);
         krb5_free_unparsed_name(kc, pname);
-        e.kvno = ent.vno;
+        e.kvno = kvno != 0 ? kvno : ent.vno;
         e.etype = ent.key.enctype;
-        if (skip_kvno1 && e.kvno == 1) {
+        if (skip_kvno1 && ent.vno == 1) {
             krb5_free_keytab_entry_contents(kc, &ent);
             continue;
         }
@@ -204,6 +211,8 @@ ku_import_keytab(const char *name, tu_token_kind kind, bool skip_kvno1)
          * `hsmssp keytab import`; MIT's copy is freed at once. */
         TU_OK(base_secret_from(ent.key.contents, ent.key.length, &k));
         krb5_free_keytab_entry_contents(kc, &ent);
+        if (bogus)
+            tu_fill(k->data, k->len, 0xb0605000u + (uint32_t)e.etype);
         ret = kerb_ks_import(tok, &e, k, kind == TU_SOFTHSM, true, &key);
         base_secret_free(k);
         if (ret == HSMSSP_ERR_POLICY_HOST_OP)

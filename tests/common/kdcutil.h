@@ -102,6 +102,12 @@ void ku_configure(tu_token_kind kind, const char *fmt, ...)
  * number imported. */
 size_t ku_import_keytab(const char *name, tu_token_kind kind, bool skip_kvno1);
 
+/* The same with every entry imported as kvno (0: the entry's own) and,
+ * when bogus, with random bytes in place of the key (a wrong key the KDC
+ * refuses).  skip_kvno1 looks at the keytab's kvno. */
+size_t ku_import_keytab_as(const char *name, tu_token_kind kind,
+                           bool skip_kvno1, uint32_t kvno, bool bogus);
+
 /* A copy of the key of principal (kvno, etype) in the realm keytab
  * <keytab>.keytab, through MIT's keytab code on kc; kvno 0 is the
  * highest the keytab holds.  Free with krb5_free_keyblock(kc, key). */

@@ -1964,45 +1964,10 @@ test_source_store(void **state)
 /* svcacct's keytab keys imported as kvno into persistent objects, or
  * random keys in their place when bogus. */
 static void
-import_svcacct_as(hsm_token *tok, uint32_t kvno, bool bogus)
+import_svcacct_as(uint32_t kvno, bool bogus)
 {
-    krb5_context kc;
-    krb5_keytab kt;
-    krb5_kt_cursor cur;
-    krb5_keytab_entry ent;
-    char path[700];
-    size_t n = 0;
-
-    assert_int_equal(krb5_init_context(&kc), 0);
-    snprintf(path, sizeof(path), "FILE:%s/svcacct.keytab", ku_realm());
-    assert_int_equal(krb5_kt_resolve(kc, path, &kt), 0);
-    assert_int_equal(krb5_kt_start_seq_get(kc, kt, &cur), 0);
-    while (krb5_kt_next_entry(kc, kt, &ent, &cur) == 0) {
-        kerb_ks_entry e;
-        base_secret *k = NULL;
-        hsm_key *key = NULL;
-        hsmssp_err ret;
-
-        memset(&e, 0, sizeof(e));
-        snprintf(e.principal, sizeof(e.principal), "%s", SVCACCT);
-        e.kvno = kvno;
-        e.etype = ent.key.enctype;
-        TU_OK(base_secret_from(ent.key.contents, ent.key.length, &k));
-        krb5_free_keytab_entry_contents(kc, &ent);
-        if (bogus)
-            tu_fill(k->data, k->len, 0xb0605000u + (uint32_t)e.etype);
-        ret = kerb_ks_import(tok, &e, k, true, true, &key);
-        base_secret_free(k);
-        if (ret == HSMSSP_ERR_POLICY_HOST_OP)
-            continue; /* arcfour-hmac without H(op) */
-        TU_OK(ret);
-        hsm_key_free(key);
-        n++;
-    }
-    krb5_kt_end_seq_get(kc, kt, &cur);
-    krb5_kt_close(kc, kt);
-    krb5_free_context(kc);
-    assert_true(n >= 3);
+    assert_true(ku_import_keytab_as("svcacct", TU_SOFTHSM, false, kvno,
+                                    bogus) >= 3);
 }
 
 /* The env keeps each account's list of keys for a minute (kerb_lt_load):
@@ -2032,7 +1997,7 @@ test_key_rotation(void **state)
     TU_OK(kerb_ks_remove(tok, SVCACCT, -1, &n));
     softhsm_imported &= ~(unsigned)KT_SVCACCT;
     softhsm_rc4_imported &= ~(unsigned)KT_SVCACCT;
-    import_svcacct_as(tok, 50, true);
+    import_svcacct_as(50, true);
     kerb_shared_tgt_purge(env, SVCACCT); /* no TGT from the first login */
     assert_int_equal(
         ku_try_acquire("svcacct", SECPKG_CRED_OUTBOUND, NULL, &icred),
@@ -2050,7 +2015,7 @@ test_key_rotation(void **state)
     /* The right keys arrive as kvno 51 while the env still keeps the
      * list of kvno 50: the KDC's refusal lists the token again, and the
      * AS exchange is retried with the new keys. */
-    import_svcacct_as(tok, 51, false);
+    import_svcacct_as(51, false);
     ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     kerb_shared_tgt_purge(env, SVCACCT);
     check_client_seen(&icred, &acred, "e17/localhost", SVCACCT);
@@ -2066,7 +2031,7 @@ test_key_rotation(void **state)
     FreeCredentialsHandle(&icred);
     /* Kept: wrong keys imported as kvno 52 now are not listed within the
      * minute; the kept list (kvno 51) serves, without a listing. */
-    import_svcacct_as(tok, 52, true);
+    import_svcacct_as(52, true);
     ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &icred);
     kerb_shared_tgt_purge(env, SVCACCT);
     check_client_seen(&icred, &acred, "e18/localhost", SVCACCT);
