@@ -227,6 +227,11 @@ typedef struct prov_package {
      * acceptor context (NULL: the package has no delegation). */
     hsmssp_err (*acquire_delegated)(void *ctx, void **cred_out,
                                     int64_t *expiry_out);
+    /* Drops what the package keeps in env for later credentials (the
+     * Kerberos package: TGTs shared between credentials) of principal,
+     * or of everyone when principal is NULL; credentials keep what they
+     * hold.  NULL: the package keeps nothing of the kind. */
+    hsmssp_err (*purge_tickets)(prov_env *env, const char *principal);
     hsmssp_err (*info)(void *ctx, prov_ctx_info *out);
     hsmssp_err (*authz)(void *ctx, prov_authz *out);
     /* The local account the peer maps to (acceptor), for impersonation;

@@ -994,6 +994,27 @@ HsmsspAcquireDelegatedCredentialsA(PCtxtHandle phContext,
 }
 
 SECURITY_STATUS SEC_ENTRY
+HsmsspPurgeTicketCacheA(LPSTR pszPackage, LPSTR pszPrincipal)
+{
+    const prov_package *pkg = find_package(pszPackage);
+    prov_env *env = NULL;
+    hsmssp_err ret;
+
+    if (pkg == NULL) {
+        (void)BASE_ERR(HSMSSP_ERR_INVALID_ARGUMENT, "no package named %s",
+                       pszPackage ? pszPackage : "(null)");
+        return SEC_E_SECPKG_NOT_FOUND;
+    }
+    if (pkg->purge_tickets == NULL)
+        return SEC_E_OK; /* it keeps nothing to purge */
+    ret = sspi_runtime_env(&env);
+    if (ret == HSMSSP_OK)
+        ret = pkg->purge_tickets(env, pszPrincipal);
+    prov_env_unref(env);
+    return ret == HSMSSP_OK ? SEC_E_OK : fail(ret);
+}
+
+SECURITY_STATUS SEC_ENTRY
 HsmsspConfigureA(const char *pszConfigFile)
 {
     hsmssp_err ret = sspi_runtime_configure(pszConfigFile);

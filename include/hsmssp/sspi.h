@@ -1362,6 +1362,17 @@ HSMSSP_API SECURITY_STATUS SEC_ENTRY HsmsspConfigureA(const char *pszConfigFile)
 HSMSSP_API SECURITY_STATUS SEC_ENTRY HsmsspAcquireDelegatedCredentialsA(
     PCtxtHandle phContext, PCredHandle phCredential, PTimeStamp ptsExpiry);
 
+/* Drops the TGTs the package shares between the outbound credentials of
+ * this process (Kerberos: an account whose key is on the token keeps one
+ * TGT for all its credentials, as a Windows logon session does) for
+ * pszPrincipal ("svcacct" or "svcacct@REALM"), or for every account when
+ * it is NULL.  The next AcquireCredentialsHandleA for the account runs
+ * a new AS exchange (new group memberships in the PAC, say), as after
+ * `klist purge` on Windows.  Credentials already acquired keep their
+ * TGTs and tickets.  SEC_E_SECPKG_NOT_FOUND for an unknown package. */
+HSMSSP_API SECURITY_STATUS SEC_ENTRY HsmsspPurgeTicketCacheA(
+    LPSTR pszPackage, LPSTR pszPrincipal);
+
 /* Why the calling thread's last call failed, in one line, and its
  * hsmssp error code: hsmssp_last_error_detail() and hsmssp_last_error()
  * in <hsmssp/errors.h>. */

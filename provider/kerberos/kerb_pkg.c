@@ -3,6 +3,7 @@
  * package table and the context facts QueryContextAttributes reports.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "provider/kerberos/kerb-int.h"
@@ -104,6 +105,26 @@ kerb_ctx_free_v(void *ctx)
     kerb_ctx_free(ctx);
 }
 
+/* HsmsspPurgeTicketCacheA: the principal as acquisitions name it
+ * ("svcacct" is svcacct@DEFAULT.REALM). */
+static hsmssp_err
+kerb_purge_tickets(prov_env *env, const char *principal)
+{
+    char *client = NULL;
+    hsmssp_err ret;
+
+    if (principal == NULL) {
+        kerb_shared_tgt_purge(env, NULL);
+        return HSMSSP_OK;
+    }
+    ret = kerb_name_canon_env(env, principal, &client);
+    if (ret != HSMSSP_OK)
+        return ret;
+    kerb_shared_tgt_purge(env, client);
+    free(client);
+    return HSMSSP_OK;
+}
+
 const prov_package kerb_package = {
     .name = "Kerberos",
     .comment = "Kerberos 5 (RFC 4120/4121) with keys on a PKCS#11 token",
@@ -123,6 +144,7 @@ const prov_package kerb_package = {
     .init = kerb_init,
     .ctx_free = kerb_ctx_free_v,
     .acquire_delegated = kerb_acquire_delegated,
+    .purge_tickets = kerb_purge_tickets,
     .info = kerb_info,
     .authz = kerb_authz,
     .local_name = kerb_local_name,

@@ -2071,8 +2071,10 @@ test_shared_tgt(void **state)
     FreeCredentialsHandle(&c1);
     check_client_seen(&c2, &acred, "e18/localhost", SVCACCT);
 
-    /* Purged: a new TGT (a new ticket encoding: a new session key). */
-    kerb_shared_tgt_purge(env, SVCACCT);
+    /* Purged (the public call, with the short name): a new TGT (a new
+     * ticket encoding: a new session key). */
+    assert_int_equal(HsmsspPurgeTicketCacheA("Kerberos", "svcacct"),
+                     SEC_E_OK);
     ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &c3);
     l3 = tgt_snapshot(&c3, t3, sizeof(t3), &at3);
     assert_false(l3 == l2 && memcmp(t3, t2, l3) == 0);
@@ -2081,11 +2083,23 @@ test_shared_tgt(void **state)
     check_client_seen(&c2, &acred, "e20/localhost", SVCACCT);
     l2 = tgt_snapshot(&c2, t2, sizeof(t2), &at2);
     assert_false(l3 == l2 && memcmp(t3, t2, l3) == 0);
-    /* A purge of another account leaves svcacct's. */
-    kerb_shared_tgt_purge(env, "nobody@" REALM);
+    /* A purge of another account leaves svcacct's; an unknown package
+     * is refused. */
+    assert_int_equal(HsmsspPurgeTicketCacheA("Kerberos", "nobody"),
+                     SEC_E_OK);
+    assert_int_equal(HsmsspPurgeTicketCacheA("NoSuchPackage", NULL),
+                     SEC_E_SECPKG_NOT_FOUND);
+    assert_int_equal(HsmsspPurgeTicketCacheA(NULL, NULL),
+                     SEC_E_SECPKG_NOT_FOUND);
     ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &c1);
     l1 = tgt_snapshot(&c1, t1, sizeof(t1), &at1);
     assert_true(l1 == l3 && memcmp(t1, t3, l1) == 0);
+    FreeCredentialsHandle(&c1);
+    /* Everyone's: the next acquisition gets yet another TGT. */
+    assert_int_equal(HsmsspPurgeTicketCacheA("kerberos", NULL), SEC_E_OK);
+    ku_acquire("svcacct", SECPKG_CRED_OUTBOUND, &c1);
+    l1 = tgt_snapshot(&c1, t1, sizeof(t1), &at1);
+    assert_false(l1 == l3 && memcmp(t1, t3, l1) == 0);
     FreeCredentialsHandle(&c1);
     FreeCredentialsHandle(&c2);
     FreeCredentialsHandle(&c3);
