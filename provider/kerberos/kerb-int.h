@@ -216,6 +216,28 @@ typedef struct kerb_import_opts {
     const char *label;
 } kerb_import_opts;
 
+/* Makes spec persistent under imp's ID and label when imp asks for it. */
+void kerb_import_opts_apply(hsm_key_spec *spec, const kerb_import_opts *imp);
+
+/* Decrypts a KDC reply's enc-part on the token with key under usage into
+ * a new secure buffer *plain_out (set before anything can fail after the
+ * allocation: the caller frees it; *ep points into it) and decodes it.
+ * HSMSSP_ERR_INTEGRITY when it does not decrypt with key. */
+hsmssp_err kerb_rep_decrypt(hsm_key *key, int32_t usage,
+                            const kerb_kdc_rep *rep, base_secret **plain_out,
+                            kerb_enc_kdc_rep_part *ep) BASE_WUR;
+
+/* The checks an AS-REP or TGS-REP must pass once the caller has checked
+ * its nonce and server (RFC 4120 sec. 3.1.5, 3.3.4): the clear-text
+ * ticket names the server of the encrypted part, the ticket has not
+ * expired (now, in seconds), and the session key has a known enctype,
+ * its length, and is one permitted_enctypes lists.  peer names the KDC in
+ * the messages. */
+hsmssp_err kerb_rep_check(const prov_config *cfg, const char *peer,
+                          const kerb_kdc_rep *rep,
+                          const kerb_enc_kdc_rep_part *ep,
+                          int64_t now) BASE_WUR;
+
 /* What an AS exchange learned besides the ticket (account import). */
 typedef struct kerb_as_info {
     int32_t etype;     /* enctype of the key that opened the reply */

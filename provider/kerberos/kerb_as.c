@@ -402,8 +402,6 @@ open_reply(as_state *st, kerb_tkt **tkt_out)
     kerb_kdc_rep rep;
     kerb_enc_kdc_rep_part ep;
     kerb_lt_key *k;
-    unsigned app = 0;
-    size_t plen = 0;
     hsm_key_spec spec;
     hsm_key *skey = NULL;
     base_secret kv;
@@ -452,23 +450,13 @@ open_reply(as_state *st, kerb_tkt **tkt_out)
                             "which %s has no key here",
                             peer, (int)rep.enc.etype, st->ctext);
     }
-    ret = base_secret_new(0, rep.enc.cipher.len ? rep.enc.cipher.len : 1,
-                          &st->plain);
-    if (ret != HSMSSP_OK)
-        return ret;
-    ret = hsm_krb_decrypt(k->key, HSM_USAGE_AS_REP_ENCPART, rep.enc.cipher.p,
-                          rep.enc.cipher.len, st->plain->data,
-                          st->plain->cap, &plen);
+    ret = kerb_rep_decrypt(k->key, HSM_USAGE_AS_REP_ENCPART, &rep,
+                           &st->plain, &ep);
     if (ret == HSMSSP_ERR_INTEGRITY)
         return BASE_ERR(HSMSSP_ERR_PREAUTH_FAILED,
                         "the AS-REP for %s does not decrypt with its %s key "
                         "(wrong key or password)",
                         st->ctext, hsm_etype_name(k->etype));
-    if (ret != HSMSSP_OK)
-        return ret;
-    st->plain->len = plen;
-    ret = kerb_dec_enc_kdc_rep_part(base_der_view(st->plain->data, plen), &ep,
-                                    &app);
     if (ret != HSMSSP_OK)
         return ret;
     /* The checks that bind the reply to this request (RFC 4120 sec.
@@ -481,33 +469,13 @@ open_reply(as_state *st, kerb_tkt **tkt_out)
         return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
                         "%s issued a ticket for another server than %s",
                         peer, st->server);
-    if (!kerb_principal_eq(&rep.ticket.sname, &st->sname) ||
-        !base_der_eq(rep.ticket.realm, st->srealm))
-        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
-                        "%s sent a ticket whose clear-text server differs",
-                        peer);
-    if (ep.endtime <= now - st->cfg->clock_skew)
-        return BASE_ERR(HSMSSP_ERR_TICKET_EXPIRED,
-                        "%s issued a ticket that has already expired", peer);
-    if (hsm_etype_keylen(ep.key.etype) == 0 ||
-        hsm_etype_keylen(ep.key.etype) != ep.key.value.len)
-        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
-                        "%s sent a session key of enctype %d and %zu bytes",
-                        peer, (int)ep.key.etype, ep.key.value.len);
-    if (!kerb_etype_permitted(st->cfg, ep.key.etype))
-        return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
-                        "the TGT session key is %s, which "
-                        "permitted_enctypes does not list",
-                        hsm_etype_name(ep.key.etype));
+    ret = kerb_rep_check(st->cfg, peer, &rep, &ep, now);
+    if (ret != HSMSSP_OK)
+        return ret;
 
     /* Arrival: the session key goes into the token now. */
     kerb_key_spec(&spec, ep.key.etype, KERB_JOB_TGT);
-    if (st->imp != NULL && st->imp->persistent) {
-        spec.persistent = true;
-        spec.id = st->imp->id;
-        spec.id_len = st->imp->id_len;
-        spec.label = st->imp->label;
-    }
+    kerb_import_opts_apply(&spec, st->imp);
     kv = kerb_key_view(&ep.key);
     ret = hsm_key_import(st->tok, &spec, &kv, &skey);
     if (ret != HSMSSP_OK)

@@ -175,8 +175,6 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
     char peer[KERB_KS_MAX_PRINCIPAL + 16];
     kerb_kdc_rep rep;
     kerb_enc_kdc_rep_part ep;
-    unsigned app = 0;
-    size_t plen = 0;
     bool referral = false;
     hsm_key_spec spec;
     hsm_key *skey = NULL;
@@ -204,23 +202,13 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
                         "session key is %s",
                         peer, (int)rep.enc.etype,
                         hsm_etype_name(st->tgt->etype));
-    ret = base_secret_new(0, rep.enc.cipher.len ? rep.enc.cipher.len : 1,
-                          &st->plain);
-    if (ret != HSMSSP_OK)
-        return ret;
-    ret = hsm_krb_decrypt(st->tgt->key, HSM_USAGE_TGS_REP_ENCPART_SESSKEY,
-                          rep.enc.cipher.p, rep.enc.cipher.len,
-                          st->plain->data, st->plain->cap, &plen);
+    ret = kerb_rep_decrypt(st->tgt->key, HSM_USAGE_TGS_REP_ENCPART_SESSKEY,
+                           &rep, &st->plain, &ep);
     if (ret == HSMSSP_ERR_INTEGRITY)
         return BASE_ERR(HSMSSP_ERR_INTEGRITY,
                         "the TGS-REP from %s does not decrypt with the TGT "
                         "session key",
                         peer);
-    if (ret != HSMSSP_OK)
-        return ret;
-    st->plain->len = plen;
-    ret = kerb_dec_enc_kdc_rep_part(base_der_view(st->plain->data, plen), &ep,
-                                    &app);
     if (ret != HSMSSP_OK)
         return ret;
     if (ep.nonce != st->nonce)
@@ -240,24 +228,9 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
                             peer);
         referral = true;
     }
-    if (!kerb_principal_eq(&rep.ticket.sname, &ep.sname) ||
-        !base_der_eq(rep.ticket.realm, ep.srealm))
-        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
-                        "%s sent a ticket whose clear-text server differs",
-                        peer);
-    if (ep.endtime <= now - st->cfg->clock_skew)
-        return BASE_ERR(HSMSSP_ERR_TICKET_EXPIRED,
-                        "%s issued a ticket that has already expired", peer);
-    if (hsm_etype_keylen(ep.key.etype) == 0 ||
-        hsm_etype_keylen(ep.key.etype) != ep.key.value.len)
-        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
-                        "%s sent a session key of enctype %d and %zu bytes",
-                        peer, (int)ep.key.etype, ep.key.value.len);
-    if (!kerb_etype_permitted(st->cfg, ep.key.etype))
-        return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
-                        "%s chose %s for the session key, which "
-                        "permitted_enctypes does not list",
-                        peer, hsm_etype_name(ep.key.etype));
+    ret = kerb_rep_check(st->cfg, peer, &rep, &ep, now);
+    if (ret != HSMSSP_OK)
+        return ret;
 
     if (key_out != NULL) {
         /* A forwarded TGT: its key is not imported here but travels in
@@ -272,12 +245,7 @@ open_reply(tgs_state *st, const kerb_import_opts *imp, base_secret **key_out,
                                           base_der_view("krbtgt", 6))
                           ? KERB_JOB_TGT
                           : KERB_JOB_TICKET);
-        if (imp != NULL && imp->persistent) {
-            spec.persistent = true;
-            spec.id = imp->id;
-            spec.id_len = imp->id_len;
-            spec.label = imp->label;
-        }
+        kerb_import_opts_apply(&spec, imp);
         kv = kerb_key_view(&ep.key);
         ret = hsm_key_import(hsm_key_token(st->tgt->key), &spec, &kv,
                              &skey);

@@ -160,6 +160,64 @@ static const int32_t password_usages[] = {HSM_USAGE_AS_REQ_PA_ENC_TS,
                                           HSM_USAGE_AS_REP_ENCPART};
 
 void
+kerb_import_opts_apply(hsm_key_spec *spec, const kerb_import_opts *imp)
+{
+    if (imp == NULL || !imp->persistent)
+        return;
+    spec->persistent = true;
+    spec->id = imp->id;
+    spec->id_len = imp->id_len;
+    spec->label = imp->label;
+}
+
+hsmssp_err
+kerb_rep_decrypt(hsm_key *key, int32_t usage, const kerb_kdc_rep *rep,
+                 base_secret **plain_out, kerb_enc_kdc_rep_part *ep)
+{
+    size_t plen = 0;
+    unsigned app = 0;
+    hsmssp_err ret;
+
+    ret = base_secret_new(0, rep->enc.cipher.len ? rep->enc.cipher.len : 1,
+                          plain_out);
+    if (ret != HSMSSP_OK)
+        return ret;
+    ret = hsm_krb_decrypt(key, usage, rep->enc.cipher.p, rep->enc.cipher.len,
+                          (*plain_out)->data, (*plain_out)->cap, &plen);
+    if (ret != HSMSSP_OK)
+        return ret;
+    (*plain_out)->len = plen;
+    return kerb_dec_enc_kdc_rep_part(
+        base_der_view((*plain_out)->data, plen), ep, &app);
+}
+
+hsmssp_err
+kerb_rep_check(const prov_config *cfg, const char *peer,
+               const kerb_kdc_rep *rep, const kerb_enc_kdc_rep_part *ep,
+               int64_t now)
+{
+    if (!kerb_principal_eq(&rep->ticket.sname, &ep->sname) ||
+        !base_der_eq(rep->ticket.realm, ep->srealm))
+        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                        "%s sent a ticket whose clear-text server differs",
+                        peer);
+    if (ep->endtime <= now - cfg->clock_skew)
+        return BASE_ERR(HSMSSP_ERR_TICKET_EXPIRED,
+                        "%s issued a ticket that has already expired", peer);
+    if (hsm_etype_keylen(ep->key.etype) == 0 ||
+        hsm_etype_keylen(ep->key.etype) != ep->key.value.len)
+        return BASE_ERR(HSMSSP_ERR_BAD_TOKEN,
+                        "%s sent a session key of enctype %d and %zu bytes",
+                        peer, (int)ep->key.etype, ep->key.value.len);
+    if (!kerb_etype_permitted(cfg, ep->key.etype))
+        return BASE_ERR(HSMSSP_ERR_POLICY_ENCTYPE,
+                        "%s chose %s for the session key, which "
+                        "permitted_enctypes does not list",
+                        peer, hsm_etype_name(ep->key.etype));
+    return HSMSSP_OK;
+}
+
+void
 kerb_key_spec(hsm_key_spec *spec, int32_t etype, kerb_key_job job)
 {
     memset(spec, 0, sizeof(*spec));
